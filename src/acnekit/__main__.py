@@ -1,0 +1,5 @@
+import sys
+
+from acnekit.cli import main
+
+sys.exit(main())

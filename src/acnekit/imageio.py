@@ -1,0 +1,172 @@
+"""Reading photos, one convention for all of acnekit.
+
+- EXIF orientation is applied once, on reading (Pillow + ``ImageOps.exif_transpose``):
+  annotation coordinates always refer to the upright image, as a viewer shows it.
+- Any mode (1, L, LA, P, RGBA, CMYK, I;16, I, F) becomes 8-bit RGB; transparency is
+  composited on white.
+- A pixel limit guards against decompression bombs: images with more than ``max_pixels``
+  pixels (default 64 MP, or ``$ACNEKIT_MAX_PIXELS``) are refused before decoding.
+- Missing, empty, corrupt, truncated or non-image files raise `ImageError` naming the file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from acnekit.atomic import atomic_write_bytes
+from acnekit.errors import ImageError
+
+DEFAULT_MAX_PIXELS = 64_000_000
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+_SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that transpose width and height
+
+Image.MAX_IMAGE_PIXELS = None  # we enforce our own limit, with a clear message
+
+
+def max_pixels_default() -> int:
+    env = os.environ.get("ACNEKIT_MAX_PIXELS")
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise ImageError(f"ACNEKIT_MAX_PIXELS must be an integer, got {env!r}") from None
+    return DEFAULT_MAX_PIXELS
+
+
+def _open(source: str | Path | bytes, name: str) -> Image.Image:
+    if isinstance(source, (bytes, bytearray)):
+        if len(source) == 0:
+            raise ImageError("empty file (0 bytes), expected an image", path=name)
+        fh = io.BytesIO(source)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ImageError("file not found", path=name)
+        if path.is_dir():
+            raise ImageError("is a folder, expected an image file", path=name)
+        if path.stat().st_size == 0:
+            raise ImageError("empty file (0 bytes), expected an image", path=name)
+        fh = path
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Image.open(fh)
+    except UnidentifiedImageError:
+        raise ImageError("not an image (unrecognised format)", path=name) from None
+    except OSError as exc:
+        raise ImageError(f"cannot open image ({exc})", path=name) from None
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(0x0112, 1) or 1)
+    except Exception:  # malformed EXIF: treat as upright
+        return 1
+
+
+def image_size(source: str | Path | bytes, *, name: str | None = None,
+               max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) of the upright image, reading only the header."""
+    name = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "<upload>")
+    with _open(source, name) as img:
+        w, h = img.size
+        _check_pixels(w, h, name, max_pixels)
+        if _orientation(img) in _SWAPS_AXES:
+            w, h = h, w
+    return w, h
+
+
+def _check_pixels(w: int, h: int, name: str, max_pixels: int | None) -> None:
+    limit = max_pixels_default() if max_pixels is None else max_pixels
+    if w * h > limit:
+        raise ImageError(
+            f"image is {w}x{h} = {w * h / 1e6:.1f} MP, over the pixel limit of {limit / 1e6:.1f} MP "
+            "(raise it with --max-pixels or $ACNEKIT_MAX_PIXELS)",
+            path=name,
+        )
+
+
+def read_image(source: str | Path | bytes, *, name: str | None = None,
+               max_pixels: int | None = None) -> np.ndarray:
+    """Decode a photo to an upright (H, W, 3) uint8 RGB array."""
+    name = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "<upload>")
+    img = _open(source, name)
+    try:
+        _check_pixels(img.size[0], img.size[1], name, max_pixels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            rgb = to_rgb(img)
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"corrupt or truncated image ({exc})", path=name) from None
+    finally:
+        img.close()
+    return np.asarray(rgb, dtype=np.uint8).copy()
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB (alpha composited on white, 16/32-bit rescaled)."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def list_images(paths: list[str | Path]) -> list[Path]:
+    """Expand files and folders (non-recursive) into a sorted list of image files."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file())
+            if not found:
+                raise ImageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder", path=p)
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise ImageError("file not found", path=p)
+    return out
+
+
+def encode_image(rgb: np.ndarray, fmt: str = "PNG", quality: int = 92) -> bytes:
+    buf = io.BytesIO()
+    img = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
+    if fmt.upper() in ("JPG", "JPEG"):
+        img.save(buf, format="JPEG", quality=quality)
+    else:
+        img.save(buf, format=fmt.upper())
+    return buf.getvalue()
+
+
+def write_image(path: str | Path, rgb: np.ndarray, *, overwrite: bool = False) -> Path:
+    """Encode by the suffix (.png, .jpg) and write atomically."""
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}.get(Path(path).suffix.lower(), "PNG")
+    return atomic_write_bytes(path, encode_image(rgb, fmt), overwrite=overwrite)
+
+
+def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize an RGB array with a good downsampling filter."""
+    if rgb.shape[1] == width and rgb.shape[0] == height:
+        return rgb
+    img = Image.fromarray(rgb)
+    return np.asarray(img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
