@@ -79,13 +79,19 @@ def read_json(path: str | Path) -> Any:
         raise DatasetError(f"{what}: {exc.msg} at line {exc.lineno} column {exc.colno}", path=path) from None
 
 
-def load_validated(path: str | Path, *, fix: bool = False) -> tuple[AcneDataset, list[Issue]]:
-    return parse_dataset(read_json(path), path=str(path), fix=fix)
+def load_validated(path: str | Path, *, fix: bool = False,
+                   keep_outside: bool = False) -> tuple[AcneDataset, list[Issue]]:
+    return parse_dataset(read_json(path), path=str(path), fix=fix, keep_outside=keep_outside)
 
 
-def parse_dataset(obj: Any, *, path: str | None = None, fix: bool = False) -> tuple[AcneDataset, list[Issue]]:
+def parse_dataset(obj: Any, *, path: str | None = None, fix: bool = False,
+                  keep_outside: bool = False) -> tuple[AcneDataset, list[Issue]]:
     """Validate a decoded Acne04-v2 object. Returns the dataset and the issues found (all of
-    them repaired when ``fix``); in strict mode any issue raises `DatasetError`."""
+    them repaired when ``fix``); in strict mode any issue raises `DatasetError`.
+
+    ``keep_outside=True`` skips the two plausibility checks (centre outside the image,
+    radius larger than the image) so well-formed but implausible circles are kept as
+    they are, e.g. to convert a published file to another format without changing it."""
     if not isinstance(obj, dict):
         raise DatasetError(f"top level must be a JSON object, got {type(obj).__name__}", path=path, where="$")
     for key in ("images", "annotations"):
@@ -98,7 +104,7 @@ def parse_dataset(obj: Any, *, path: str | None = None, fix: bool = False) -> tu
         raise DatasetError(f"must be an object, got {type(info).__name__}", path=path, where="info")
     issues: list[Issue] = []
     images = _parse_images(obj["images"], issues)
-    records = _parse_annotations(obj["annotations"], images, issues)
+    records = _parse_annotations(obj["annotations"], images, issues, keep_outside)
     if not fix and issues:
         raise DatasetError(_strict_message(issues, obj), path=path)
     extra = {k: v for k, v in obj.items() if k not in ("images", "annotations", "info")}
@@ -171,7 +177,8 @@ def _parse_images(items: list, issues: list[Issue]) -> dict[int, dict]:
     return out
 
 
-def _parse_annotations(items: list, images: dict[int, dict], issues: list[Issue]) -> list[ImageRecord]:
+def _parse_annotations(items: list, images: dict[int, dict], issues: list[Issue],
+                       keep_outside: bool = False) -> list[ImageRecord]:
     seen_ids: set[int] = set()
     max_id = max((a["id"] for a in items if isinstance(a, dict) and _is_int(a.get("id"))), default=-1)
     for j, a in enumerate(items):
@@ -213,11 +220,11 @@ def _parse_annotations(items: list, images: dict[int, dict], issues: list[Issue]
                                 "class_name must be a string", "annotation dropped", name))
             continue
         w, h = im["width"], im["height"]
-        if not (0 <= xy[0] <= w and 0 <= xy[1] <= h):
+        if not keep_outside and not (0 <= xy[0] <= w and 0 <= xy[1] <= h):
             issues.append(Issue("annotation.outside", f"{where}.coordinates", xy,
                                 f"centre lies outside the {w}x{h} image {name!r}", "annotation dropped", name))
             continue
-        if r > max(w, h):
+        if not keep_outside and r > max(w, h):
             issues.append(Issue("annotation.radius_too_large", f"{where}.radius", r,
                                 f"radius larger than the {w}x{h} image {name!r}", "annotation dropped", name))
             continue
