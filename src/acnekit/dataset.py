@@ -143,7 +143,7 @@ class AcneDataset:
                 if c.class_name is not None and c.class_name[k] is not None:
                     ann["class_name"] = c.class_name[k]
                 if c.score is not None:
-                    ann["score"] = round(float(c.score[k]), 6)
+                    ann["score"] = float(c.score[k])
                 ann.update(extras[k])
                 annotations.append(ann)
         return {"images": images, "annotations": annotations, "info": self.info, **self.extra}
@@ -153,8 +153,9 @@ class AcneDataset:
 
 
 def _num(v: float) -> int | float:
+    # No rounding: load -> save -> load must give equal data (json writes the shortest exact repr).
     v = float(v)
-    return int(v) if v.is_integer() else round(v, 4)
+    return int(v) if v.is_integer() else v
 
 
 def load_dataset(path: str | Path, *, fix: bool = False):
