@@ -117,7 +117,7 @@ def _candidates(gt: np.ndarray, pred: np.ndarray, p: np.ndarray, g: np.ndarray, 
         return p[hit], g[hit], np.ones(int(hit.sum())), -d[hit]
     # IoU <= (r_min / r_max)^2 and needs overlap: drop pairs that cannot reach `loosest`
     rmin, rmax = np.minimum(a[:, 2], b[:, 2]), np.maximum(a[:, 2], b[:, 2])
-    maybe = (d < a[:, 2] + b[:, 2]) & (rmin * rmin >= loosest * rmax * rmax)
+    maybe = (d < a[:, 2] + b[:, 2]) & (rmin * rmin >= loosest * rmax * rmax * (1 - 1e-9))
     p, g, a, b = p[maybe], g[maybe], a[maybe], b[maybe]
     iou = pair_iou(a, b)
     hit = iou >= loosest
@@ -173,7 +173,7 @@ def match_sets(
     gt_img = np.repeat(np.arange(len(gts)), n_gt)
     if rule == "iou":
         # IoU >= t needs d < r_p + r_g and r_g <= r_p / sqrt(t)
-        half = all_pred[:, 2] * (1.0 + 1.0 / np.sqrt(loosest))
+        half = all_pred[:, 2] * (1.0 + 1.0 / np.sqrt(loosest)) * (1 + 1e-9)
     else:
         gt_rmax = np.zeros(len(gts))
         np.maximum.at(gt_rmax, gt_img, all_gt[:, 2])
