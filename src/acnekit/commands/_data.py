@@ -26,6 +26,7 @@ class Loaded:
     n_annotations: int  # annotation records in the file
     disk: OnDisk | None = None
     n_lesions_before_disk: int = 0  # valid circles before leaving out images without a photo
+    recorded: AcneDataset | None = None  # repaired, in recorded coordinates, all images
 
 
 def load_lenient(path: str, images: str | None = None, missing: str = "error") -> Loaded:
@@ -33,7 +34,7 @@ def load_lenient(path: str, images: str | None = None, missing: str = "error") -
     the file's own totals, so reports can say how many records were invalid."""
     obj = read_json(path)
     ds, issues = parse_dataset(obj, path=path, fix=True)
-    loaded = Loaded(ds, issues, len(obj["images"]), len(obj["annotations"]), None, ds.n_lesions)
+    loaded = Loaded(ds, issues, len(obj["images"]), len(obj["annotations"]), None, ds.n_lesions, ds)
     if images:
         loaded.disk = match_images(ds, images, missing=missing)
         loaded.dataset = loaded.disk.dataset
