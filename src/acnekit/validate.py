@@ -41,6 +41,31 @@ def _is_int(v: Any) -> bool:
     return type(v) is int
 
 
+_INT64 = 2**63
+_ANN_KEYS = frozenset(ANNOTATION_KEYS)
+
+
+def _nonfinite(v: Any) -> bool:
+    """True when ``v`` holds NaN or +-Infinity anywhere (JSON cannot write them back)."""
+    if type(v) is float:
+        return not math.isfinite(v)
+    if isinstance(v, list):
+        return any(_nonfinite(x) for x in v)
+    if isinstance(v, dict):
+        return any(_nonfinite(x) for x in v.values())
+    return False
+
+
+def _finite_fields(obj: dict, where: str, skip: frozenset | tuple, issues: list, code: str,
+                   image: str | None = None) -> dict:
+    """``obj`` without its unknown fields that hold NaN/Infinity (one issue each)."""
+    bad = [k for k, v in obj.items() if k not in skip and _nonfinite(v)]
+    for k in bad:
+        issues.append(Issue(code, f"{where}.{k}", obj[k], "NaN or Infinity cannot be saved as JSON",
+                            "field removed", image))
+    return {k: v for k, v in obj.items() if k not in bad} if bad else obj
+
+
 def _is_num(v: Any) -> bool:
     return (type(v) is int or type(v) is float) and math.isfinite(v)
 
@@ -103,11 +128,13 @@ def parse_dataset(obj: Any, *, path: str | None = None, fix: bool = False,
     if not isinstance(info, dict):
         raise DatasetError(f"must be an object, got {type(info).__name__}", path=path, where="info")
     issues: list[Issue] = []
+    info = _finite_fields(info, "info", (), issues, "file.nonfinite")
+    top = _finite_fields(obj, "$", ("images", "annotations", "info"), issues, "file.nonfinite")
     images = _parse_images(obj["images"], issues)
     records = _parse_annotations(obj["annotations"], images, issues, keep_outside)
     if not fix and issues:
         raise DatasetError(_strict_message(issues, obj), path=path)
-    extra = {k: v for k, v in obj.items() if k not in ("images", "annotations", "info")}
+    extra = {k: v for k, v in top.items() if k not in ("images", "annotations", "info")}
     ds = AcneDataset(images=records, info=info, extra=extra, path=path)
     if not ds.images:
         raise DatasetError("dataset has no images", path=path, where="images")
@@ -170,6 +197,7 @@ def _parse_images(items: list, issues: list[Issue]) -> dict[int, dict]:
             out[im["id"]] = {"dropped": True, "file_name": name}
             continue
         names.add(name)
+        im = _finite_fields(im, where, IMAGE_KEYS, issues, "image.nonfinite", name)
         out[im["id"]] = {
             "rec": im,
             "anns": [],
@@ -180,15 +208,17 @@ def _parse_images(items: list, issues: list[Issue]) -> dict[int, dict]:
 def _parse_annotations(items: list, images: dict[int, dict], issues: list[Issue],
                        keep_outside: bool = False) -> list[ImageRecord]:
     seen_ids: set[int] = set()
-    max_id = max((a["id"] for a in items if isinstance(a, dict) and _is_int(a.get("id"))), default=-1)
+    max_id = max((a["id"] for a in items if isinstance(a, dict) and _is_int(a.get("id")) and a["id"] < _INT64 - 1),
+                 default=-1)
     for j, a in enumerate(items):
         where = f"annotations[{j}]"
         if not isinstance(a, dict):
             issues.append(Issue("annotation.not_object", where, a, "annotation must be an object", "annotation dropped"))
             continue
         ann_id, img_id = a.get("id"), a.get("image_id")
-        if not _is_int(ann_id):
-            issues.append(Issue("annotation.id", f"{where}.id", ann_id, "id must be an integer", "annotation dropped"))
+        if not _is_int(ann_id) or not -_INT64 <= ann_id < _INT64:
+            issues.append(Issue("annotation.id", f"{where}.id", ann_id, "id must be a 64-bit integer",
+                                "annotation dropped"))
             continue
         if not _is_int(img_id):
             issues.append(Issue("annotation.image_id", f"{where}.image_id", img_id, "image_id must be an integer",
@@ -219,6 +249,8 @@ def _parse_annotations(items: list, images: dict[int, dict], issues: list[Issue]
             issues.append(Issue("annotation.class_name", f"{where}.class_name", a["class_name"],
                                 "class_name must be a string", "annotation dropped", name))
             continue
+        if not _ANN_KEYS.issuperset(a):
+            a = _finite_fields(a, where, _ANN_KEYS, issues, "annotation.nonfinite", name)
         w, h = im["width"], im["height"]
         if not keep_outside and not (0 <= xy[0] <= w and 0 <= xy[1] <= h):
             issues.append(Issue("annotation.outside", f"{where}.coordinates", xy,
