@@ -187,9 +187,10 @@ def match_sets(
         pv = pq = np.zeros(0)
 
     # order pairs by the prediction's place in the score order, then best quality first
+    # (ties: lower ground-truth index)
     rank = np.empty(len(score), dtype=np.int64)
     rank[np.argsort(-score, kind="mergesort")] = np.arange(len(score))
-    order = np.lexsort((-pq, rank[pp]))
+    order = np.lexsort((pg, -pq, rank[pp]))
     pp, pg, pv = pp[order], pg[order], pv[order]
 
     n_thr = 1 if thr is None else len(thr)
