@@ -102,15 +102,15 @@ def read_image(source: str | Path | bytes, *, name: str | None = None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             img.load()
-            img = ImageOps.exif_transpose(img) or img
-            rgb = to_rgb(img)
+            upright = ImageOps.exif_transpose(img) or img
+            # to an array before the file is closed: upright / to_rgb may return `img` itself
+            return np.array(to_rgb(upright), dtype=np.uint8)
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"corrupt or truncated image ({exc})", path=name) from None
     finally:
         img.close()
-    return np.asarray(rgb, dtype=np.uint8).copy()
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
