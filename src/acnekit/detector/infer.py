@@ -1,0 +1,147 @@
+"""`Detector`: a trained `CircleNet` plus its model card; photo in, circles out.
+
+Working scale: a photo of any size is resized, keeping its aspect ratio, so that its area is
+``card["working_scale"]["area"]`` pixels (640 x 640 by default: the size of the training
+copies, made from 3112x3456 originals). If the working image is larger than ``max_side`` it is
+tiled (`tiling.tiled_predict`). Circles are mapped back to the photo's own pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from acnekit.circles import Circles
+from acnekit.detector.decode import decode
+from acnekit.detector.network import CircleNet
+from acnekit.detector.tiling import tiled_predict
+from acnekit.errors import ModelError
+from acnekit.imageio import resize_rgb
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_MODEL = WEIGHTS_DIR / "acnekit-circlenet.safetensors"
+DEFAULT_CARD: dict[str, Any] = {
+    "name": "untrained",
+    "arch": {"width": 64, "head_width": 32},
+    "working_scale": {"rule": "area", "area": 640 * 640, "max_side": 1024, "tile": 640, "overlap": 96},
+    "score_threshold": 0.3,
+    "min_score": 0.05,
+    "max_detections": 500,
+    "tta_flip": False,
+    "bf16": True,
+}
+
+
+def card_path(weights: Path) -> Path:
+    return weights.with_suffix(".json")
+
+
+class Detector:
+    def __init__(self, model: CircleNet, card: dict[str, Any] | None = None):
+        self.model = model.eval().to(memory_format=torch.channels_last)
+        self.card = {**DEFAULT_CARD, **(card or {})}
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Detector":
+        """Load weights (.safetensors) and the model card beside them (same name, .json).
+        ``None`` loads the default model shipped in ``acnekit/weights``."""
+        from safetensors.torch import load_file
+
+        weights = Path(path) if path is not None else DEFAULT_MODEL
+        if weights.is_dir():
+            weights = weights / "best.safetensors"
+        if not weights.exists():
+            hint = " (the shipped default model is missing: reinstall acnekit)" if path is None else ""
+            raise ModelError("model weights not found" + hint, path=weights)
+        cpath = card_path(weights)
+        try:
+            card = json.loads(cpath.read_text()) if cpath.exists() else {}
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"model card is not valid JSON ({exc.msg})", path=cpath) from None
+        arch = {**DEFAULT_CARD["arch"], **card.get("arch", {})}
+        model = CircleNet(width=arch["width"], head_width=arch["head_width"])
+        try:
+            state = load_file(str(weights))
+            model.load_state_dict(state, strict=True)
+        except Exception as exc:  # safetensors / shape mismatch
+            raise ModelError(f"cannot load model weights ({str(exc).splitlines()[0][:200]})", path=weights) from None
+        return cls(model, card)
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name", "unnamed"))
+
+    @property
+    def score_threshold(self) -> float:
+        return float(self.card["score_threshold"])
+
+    @property
+    def working_scale(self) -> dict[str, Any]:
+        return dict(self.card["working_scale"])
+
+    # ------------------------------------------------------------------ inference
+    def working_size(self, width: int, height: int) -> tuple[int, int]:
+        s = math.sqrt(self.card["working_scale"]["area"] / (width * height))
+        return max(1, round(width * s)), max(1, round(height * s))
+
+    @torch.no_grad()
+    def heads(self, rgb: np.ndarray) -> dict[str, torch.Tensor]:
+        """Raw heads for an (H, W, 3) uint8 working image, padded to a multiple of 32."""
+        h, w = rgb.shape[:2]
+        ph, pw = -h % 32, -w % 32
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        x = x.contiguous(memory_format=torch.channels_last)
+        use_bf16 = bool(self.card.get("bf16")) and x.device.type == "cpu"
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+            out = {k: v.float() for k, v in self.model(x).items()}
+            if self.card.get("tta_flip"):
+                flipped = {k: v.float().flip(-1) for k, v in self.model(x.flip(-1)).items()}
+                out = merge_flip(out, flipped)
+        return out
+
+    def predict_working(self, rgb: np.ndarray) -> Circles:
+        """Circles (score >= min_score) in the pixels of a working-scale image or tile."""
+        heads = self.heads(rgb)
+        c = decode(heads, self.model.stride, self.card["max_detections"], self.card["min_score"])[0]
+        h, w = rgb.shape[:2]
+        return c[c.inside(w, h)]
+
+    def predict(self, rgb: np.ndarray, score_thr: float | None = None) -> Circles:
+        """Circles with scores, in the photo's own pixels; ``score_thr`` defaults to the
+        model's operating point (``card["score_threshold"]``)."""
+        h, w = rgb.shape[:2]
+        ww, wh = self.working_size(w, h)
+        work = resize_rgb(rgb, ww, wh)
+        ws = self.card["working_scale"]
+        if max(ww, wh) <= ws["max_side"]:
+            c = self.predict_working(work)
+        else:
+            c = tiled_predict(work, self.predict_working, ws["tile"], ws["overlap"])
+        sx, sy = ww / w, wh / h
+        c = c.scaled(1 / sx, 1 / sy)
+        thr = self.score_threshold if score_thr is None else float(score_thr)
+        return c[c.score >= thr]
+
+
+def merge_flip(out: dict[str, torch.Tensor], flipped: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Average heads of an image and of its mirror image (already flipped back).
+
+    Heatmaps are averaged as probabilities; log radii directly; the x offset of the mirrored
+    pass becomes ``1 - offset`` (a point at ``x + o`` cells mirrors to ``W - x - o``)."""
+    p = (torch.sigmoid(out["heatmap"]) + torch.sigmoid(flipped["heatmap"])) / 2
+    off_f = flipped["offset"].clone()
+    off_f[:, 0] = 1 - off_f[:, 0]
+    return {
+        "heatmap": torch.logit(p.clamp(1e-6, 1 - 1e-6)),
+        "offset": (out["offset"] + off_f) / 2,
+        "log_radius": (out["log_radius"] + flipped["log_radius"]) / 2,
+    }
