@@ -71,8 +71,8 @@ class ImageRecord:
 
 
 def _ids_equal(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
+    if a is None or b is None:  # "not assigned yet" equals "no ids" for an image without circles
+        return (a is None and b is None) or len(a if a is not None else b) == 0
     return a.shape == b.shape and bool(np.all(a == b))
 
 
