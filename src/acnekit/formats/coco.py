@@ -4,7 +4,13 @@ Writing: one annotation per circle with ``bbox`` ``[x - r, y - r, 2r, 2r]``, ``a
 ``iscrowd`` 0, one category per class name (ids 1..K in order of first appearance), and the
 exact circle in ``"circle": [x, y, r]``. Image ids, annotation ids, file names, sizes, scores,
 ``info``, other top-level keys and unknown image / annotation fields are kept, so
-Acne04-v2 -> COCO -> Acne04-v2 gives an equal dataset. Circles without a class name go to a
+Acne04-v2 -> COCO -> Acne04-v2 gives an equal dataset.
+
+Annotation id 0 (the Acne04-v2 file starts at 0) breaks COCOeval: pycocotools records
+matches by annotation id and reads id 0 as "unmatched", so a perfect detection of that
+lesion counts as a false positive. When a dataset has annotation ids below 1, all its
+annotation ids are shifted to start at 1 and the shift is recorded as
+``"acnekit": {"annotation_id_offset": k}``; reading subtracts it again. Circles without a class name go to a
 category ``"lesion"`` flagged ``"unnamed": true``. A circle derived from a box (its
 annotation carries ``"box": [x1, y1, x2, y2]``, e.g. read from VOC) keeps that box as bbox.
 
@@ -57,6 +63,7 @@ def dataset_to_coco(ds: AcneDataset) -> dict[str, Any]:
     cats, cat_id = _categories(ds)
     used = {int(i) for im in ds.images if im.ann_ids is not None for i in im.ann_ids}
     next_id = max(used, default=0) + 1
+    offset = 1 - min(used) if used and min(used) < 1 else 0
     images, anns = [], []
     for im in ds.images:
         images.append({**im.extra, "id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height})
@@ -78,13 +85,16 @@ def dataset_to_coco(ds: AcneDataset) -> dict[str, Any]:
                 bbox = [x - r, y - r, 2 * r, 2 * r]
                 area = float(np.pi * r * r)
             name = None if c.class_name is None else c.class_name[k]
-            ann = {**extra, "id": ann_id, "image_id": im.id, "category_id": cat_id[name],
+            ann = {**extra, "id": ann_id + offset, "image_id": im.id, "category_id": cat_id[name],
                    "bbox": [num(round(v, 6)) for v in bbox], "area": num(round(area, 6)), "iscrowd": 0,
                    "circle": [num(x), num(y), num(r)]}
             if c.score is not None:
                 ann["score"] = float(c.score[k])
             anns.append(ann)
-    return {**ds.extra, "info": ds.info, "images": images, "annotations": anns, "categories": cats}
+    top = {**ds.extra, "info": ds.info, "images": images, "annotations": anns, "categories": cats}
+    if offset:
+        top["acnekit"] = {**top.get("acnekit", {}), "annotation_id_offset": offset}
+    return top
 
 
 def _bad(msg: str, path: Any, where: str) -> DatasetError:
@@ -152,6 +162,7 @@ def coco_to_dataset(obj: Any, path: str | Path | None = None, *, radius_rule: st
     if not isinstance(info, dict):
         raise _bad(f"must be an object, got {type(info).__name__}", path, "info")
     cats = _read_categories(obj, path)
+    offset = _id_offset(obj, path)
     images = _read_images(obj["images"], path)
     seen: set[int] = set()
     for j, a in enumerate(obj["annotations"]):
@@ -190,14 +201,28 @@ def coco_to_dataset(obj: Any, path: str | Path | None = None, *, radius_rule: st
         if "score" in a and not is_num(a["score"]):
             raise _bad(f"score must be a finite number, got {short_repr(a['score'])}", path, f"{where}.score")
         images[a["image_id"]]["rows"].append((a, xyr, cats[a["category_id"]], extra, loc))
-    records = [_record(e, path, keep_outside) for e in images.values()]
+    records = [_record(e, path, keep_outside, offset) for e in images.values()]
     if not records:
         raise _bad("dataset has no images", path, "images")
     extra_top = {k: v for k, v in obj.items() if k not in ("images", "annotations", "info", "categories")}
+    if offset:
+        rest = {k: v for k, v in extra_top.pop("acnekit").items() if k != "annotation_id_offset"}
+        if rest:
+            extra_top["acnekit"] = rest
     return AcneDataset(images=records, info=info, extra=extra_top, path=str(path) if path else None)
 
 
-def _record(entry: dict, path: Any, keep_outside: bool) -> ImageRecord:
+def _id_offset(obj: dict, path: Any) -> int:
+    meta = obj.get("acnekit")
+    if not isinstance(meta, dict) or "annotation_id_offset" not in meta:
+        return 0
+    k = meta["annotation_id_offset"]
+    if type(k) is not int:
+        raise _bad(f"must be an integer, got {short_repr(k)}", path, "acnekit.annotation_id_offset")
+    return k
+
+
+def _record(entry: dict, path: Any, keep_outside: bool, offset: int = 0) -> ImageRecord:
     im, rows = entry["rec"], entry["rows"]
     n = len(rows)
     xyr = np.array([r[1] for r in rows], dtype=np.float64).reshape(n, 3)
@@ -212,7 +237,7 @@ def _record(entry: dict, path: Any, keep_outside: bool) -> ImageRecord:
     rec = ImageRecord(
         id=im["id"], file_name=im["file_name"], width=entry["w"], height=entry["h"],
         circles=Circles.from_xyr(xyr, score, names if any(v is not None for v in names) else None),
-        ann_ids=np.array([r[0]["id"] for r in rows], dtype=np.int64),
+        ann_ids=np.array([r[0]["id"] - offset for r in rows], dtype=np.int64),
         ann_extra=extras if any(extras) else None,
         extra={k: v for k, v in im.items() if k not in _IMAGE_CORE},
     )
