@@ -189,3 +189,15 @@ def test_real_file_against_itself(real_json):
     assert r["detection"]["ground_truth"] == gt.n_lesions
     assert r["detection"]["ap50_95"] == 1.0 and r["detection"]["at_threshold"]["f1"] == 1.0
     assert r["counting"]["mae"] == 0.0 and r["grading"]["kappa_quadratic"] == 1.0
+
+
+def test_no_ground_truth_lesions_gives_json_safe_nulls():
+    import json
+
+    gt = AcneDataset([_image(0, "a.jpg", np.zeros((0, 3)))])
+    pred = AcneDataset([_image(0, "a.jpg", [[5, 5, 3]], [-0.4])])
+    r = evaluate(gt, pred)
+    json.dumps(r, allow_nan=False)
+    assert r["detection"]["ap50"] is None and r["detection"]["best_f1"] is None
+    assert r["settings"]["score_threshold"] == -0.4  # all predictions kept
+    assert r["detection"]["at_threshold"]["fp"] == 1 and r["counting"]["mae"] == 1.0

@@ -150,7 +150,8 @@ def evaluate(
     elif best is not None:
         t, source = best["threshold"], "best F1"
     else:
-        t, source = 0.0, "best F1 undefined (no predictions or no ground truth): all predictions kept"
+        t = float(score.min()) if len(score) else 0.0
+        source = "all kept (no best F1 without ground truth and predictions)"
     keep = score >= t
 
     # sizes of matched pairs kept at the threshold
@@ -182,7 +183,7 @@ def evaluate(
         "ap_per_iou": ap_per_iou,
         "pr_curve": {
             "recall": [round(float(r), 2) for r in RECALL_POINTS],
-            "precision": [float(p) for p in chosen["precision"]],
+            "precision": [_num(p) for p in chosen["precision"]],
             "score": [_num(s) for s in chosen["score"]],
         },
         "at_threshold": prf_at(chosen_tp, score, n_gt, t),
