@@ -151,7 +151,7 @@ def evaluate(
         t, source = best["threshold"], "best F1"
     else:
         t = float(score.min()) if len(score) else 0.0
-        source = "all kept (no best F1 without ground truth and predictions)"
+        source = "all kept (best F1 undefined: no ground truth or no predictions)"
     keep = score >= t
 
     # sizes of matched pairs kept at the threshold
