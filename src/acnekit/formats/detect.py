@@ -2,7 +2,7 @@
 
 - a JSON file whose annotations have ``coordinates`` -> ``acne04v2``; with ``bbox`` -> ``coco``
   (no annotations: ``coco`` when it has ``categories``, else ``acne04v2``);
-- a ``.csv`` file -> ``csv``;
+- a ``.csv`` file, or text whose first line has a ``file_name`` column -> ``csv``;
 - a folder of ``.xml`` files (or with an ``Annotations/`` subfolder of them) -> ``voc``;
 - a folder with ``labels/``, ``data.yaml``, ``classes.txt`` or ``.txt`` files -> ``yolo``.
 """
@@ -56,9 +56,14 @@ def detect_format(path: str | Path) -> str:
         return "csv"
     if suffix == ".xml":
         raise DatasetError("a single VOC XML file: give the folder that holds the .xml files", path=path)
-    if suffix in (".json", ""):
+    with open(path, "rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if suffix == ".json" or head.startswith((b"{", b"[")):
         from acnekit.validate import read_json
 
         return json_format(read_json(path), path)
-    raise DatasetError(f"cannot tell the format from the suffix {suffix!r}: expected .json, .csv or a folder; "
+    first = head.split(b"\n", 1)[0]
+    if b"," in first and b"file_name" in first:
+        return "csv"
+    raise DatasetError("cannot tell the format: not JSON, and not CSV with a file_name column; "
                        "name it with --from", path=path)
