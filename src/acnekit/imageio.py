@@ -59,8 +59,10 @@ def _open(source: str | Path | bytes, name: str) -> Image.Image:
             return Image.open(fh)
     except UnidentifiedImageError:
         raise ImageError("not an image (unrecognised format)", path=name) from None
-    except OSError as exc:
-        raise ImageError(f"cannot open image ({exc})", path=name) from None
+    except PermissionError:
+        raise ImageError("cannot read (permission denied)", path=name) from None
+    except (OSError, SyntaxError, ValueError) as exc:  # Pillow's header parsers raise all three
+        raise ImageError(f"corrupt or truncated image ({exc})", path=name) from None
 
 
 def _orientation(img: Image.Image) -> int:

@@ -114,6 +114,9 @@ def write_folder(out: str | Path, files: dict[str, bytes], *, overwrite: bool = 
         raise OutputError(f"cannot write in folder ({exc.strerror})", path=parent) from None
     old = None
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the output is an ordinary folder
         for rel, data in files.items():
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +137,7 @@ def write_folder(out: str | Path, files: dict[str, bytes], *, overwrite: bool = 
 
 
 def check_file_output(out: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None]) -> Path:
-    """`check_output` plus: never a path that is, or lies inside, an input folder's file."""
+    """`check_output`, and never one of ``inputs`` even with ``overwrite``."""
     out = Path(out)
     for src in inputs:
         if src is None:
