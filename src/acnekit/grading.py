@@ -54,3 +54,15 @@ def filename_grade(file_name: str) -> int | None:
     """ACNE04's grade from a file name like ``levle2_130.jpg`` (ACNE04 spells it 'levle')."""
     m = _PREFIX.match(file_name)
     return int(m.group(1)) if m else None
+
+
+COUNT_CAVEAT = (
+    "Acne04-v2-style counts include non-inflammatory lesions (comedones), so Hayashi bands applied "
+    "to them grade higher than ACNE04's own labels: only 31% of the 1204 Acne04-v2 photos get the "
+    "same Hayashi grade from their v2 count as their ACNE04 grade. Treat the grade as a count band, "
+    "not a clinical diagnosis."
+)
+CALIBRATED_CAVEAT = (
+    "The calibrated grade maps lesion count and area to ACNE04's grades as learned from human "
+    "Acne04-v2 circles; on detector output it inherits the detector's counting errors."
+)
