@@ -1,0 +1,305 @@
+"""Assess one photo: detect lesions, then count, size, grade and score them.
+
+`assess_photo` reads a photo (path or uploaded bytes), runs a detector and returns an
+`Assessment`; `Assessment.to_dict()` is the assessment JSON: the lesions in Acne04-v2 form
+(one image with the photo's own upright size; annotations with coordinates, radius and
+score) plus a ``summary``. `summarise` computes that summary from any lesion list (pure, so
+the web page can recompute it after edits). `write_outputs` writes the annotated image,
+``assessment.json`` and ``report.html`` into one folder, atomically.
+
+The annotated image (and the copy embedded in the report) is a display copy: photos whose
+long side exceeds ``DISPLAY_MAX_SIDE`` pixels are downscaled to it first. Circles in the
+JSON are always in the full-resolution photo's pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from acnekit import __version__
+from acnekit.circles import Circles
+from acnekit.errors import AcneKitError, ImageError, OutputError, short_repr
+from acnekit.grading import (CALIBRATED_CAVEAT, COUNT_CAVEAT, HAYASHI_NAMES, HAYASHI_UPPER, band_labels,
+                             check_bands, grade_name, hayashi_grade)
+from acnekit.imageio import encode_image, read_image, resize_rgb
+from acnekit.scale import Scale, check_in_image, from_px_per_mm, resolve_scale
+from acnekit.severity import severity
+
+MIN_SIDE = 32
+DISPLAY_MAX_SIDE = 2048
+HIST_BINS = 10
+ANNOTATED = "annotated.jpg"
+JSON_NAME = "assessment.json"
+REPORT = "report.html"
+OUTPUT_NAMES = (ANNOTATED, JSON_NAME, REPORT)
+PERCENTILES = (10, 25, 50, 75, 90)
+
+
+@dataclass(eq=False)
+class Assessment:
+    """One assessed photo: its name and upright size, the lesions (photo pixels), the summary."""
+
+    file_name: str
+    width: int
+    height: int
+    circles: Circles
+    summary: dict[str, Any]
+    rgb: np.ndarray | None = field(default=None, repr=False)  # the upright photo, for drawing
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.circles
+        score = c.score if c.score is not None else np.full(len(c), np.nan)
+        anns = [{"id": i, "image_id": 0, "coordinates": [float(x), float(y)], "radius": float(r),
+                 "class_name": "acne", **({} if math.isnan(s) else {"score": float(s)})}
+                for i, ((x, y), r, s) in enumerate(zip(c.xy, c.radius, score))]
+        return {
+            "images": [{"id": 0, "file_name": self.file_name, "width": self.width, "height": self.height}],
+            "annotations": anns,
+            "info": {"description": "acnekit assessment of one photo", "acnekit_version": __version__,
+                     "model": self.summary.get("model", {}).get("name")},
+            "summary": self.summary,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+
+
+# ---------------------------------------------------------------------------- summary (pure)
+def _stats(v: np.ndarray) -> dict[str, float] | None:
+    if len(v) == 0:
+        return None
+    p = np.percentile(v, PERCENTILES)
+    return {"min": float(v.min()), **{f"p{q}": float(x) for q, x in zip(PERCENTILES, p)},
+            "max": float(v.max()), "mean": float(v.mean())}
+
+
+def _histogram(v: np.ndarray, quantity: str) -> dict[str, Any]:
+    if len(v) == 0:
+        return {"quantity": quantity, "edges": [], "counts": []}
+    hi = float(v.max())
+    hi = hi if hi > 0 else 1.0
+    counts, edges = np.histogram(v, bins=HIST_BINS, range=(0.0, hi))
+    return {"quantity": quantity, "edges": [float(e) for e in edges], "counts": counts.tolist()}
+
+
+def summarise(circles: Circles, width: int, height: int, *, px_per_mm: float | None = None,
+              scale: Scale | None = None, bands: Sequence[int] = HAYASHI_UPPER, calibration=None,
+              model: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The assessment summary of ``circles`` (photo pixels) on a ``width`` x ``height`` photo.
+
+    ``scale`` (or the shortcut ``px_per_mm``) gives mm sizes; ``calibration`` (a
+    `acnekit.calibrate.Calibration`) adds a calibrated grade; ``model`` is recorded as is
+    (name, working scale, score threshold). No I/O."""
+    if scale is None:
+        scale = from_px_per_mm(px_per_mm) if px_per_mm is not None else Scale()
+    bands = tuple(int(b) for b in bands)
+    check_bands(bands)
+    r = np.asarray(circles.radius, dtype=np.float64)
+    n = len(r)
+    total_px = float(np.sum(np.pi * r**2))
+    ppm = scale.px_per_mm
+    sizes: dict[str, Any] = {"radius_px": _stats(r)}
+    if ppm is not None:
+        sizes["radius_mm"] = _stats(r / ppm)
+        sizes["diameter_mm"] = _stats(2 * r / ppm)
+        sizes["histogram"] = _histogram(r / ppm, "radius_mm")
+    else:
+        sizes["histogram"] = _histogram(r, "radius_px")
+    g = int(hayashi_grade(n, bands))
+    labels = band_labels(bands)
+    name = grade_name(g, bands)
+    grade = {
+        "method": "hayashi-count-bands", "grade": g, "name": name, "count": n, "bands": list(bands),
+        "labels": labels, "band": labels[g],
+        "explanation": f"{n} lesions fall in the count band {labels[g]} -> grade {g} ({name}); "
+                       f"bands (inclusive upper counts) {list(bands)}",
+        "caveat": COUNT_CAVEAT,
+    }
+    out: dict[str, Any] = {
+        "count": n,
+        "total_area_px2": total_px,
+        "total_area_mm2": None if ppm is None else total_px / ppm**2,
+        "sizes": sizes,
+        "grade": grade,
+        "calibrated_grade": None,
+        "severity": severity(n, total_px, width, height),
+        "model": model,
+        "scale": scale.to_dict(),
+    }
+    if calibration is not None:
+        cg = calibration.grade(r, width, height)
+        k = calibration.n_grades
+        cg["name"] = HAYASHI_NAMES[cg["grade"]] if k == len(HAYASHI_NAMES) else f"grade {cg['grade']}"
+        cg["caveat"] = CALIBRATED_CAVEAT
+        out["calibrated_grade"] = cg
+    return out
+
+
+# ---------------------------------------------------------------------------- one photo
+def _model_info(detector, thr: float) -> dict[str, Any]:
+    return {"name": detector.name, "working_scale": dict(detector.working_scale), "score_threshold": thr}
+
+
+def _as_calibration(calibration):
+    if calibration is None or not isinstance(calibration, (str, Path)):
+        return calibration
+    from acnekit.calibrate import load_calibration
+
+    return load_calibration(calibration)
+
+
+def check_score_thr(score_thr: Any) -> float | None:
+    if score_thr is None:
+        return None
+    try:
+        t = float(score_thr)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not (0.0 <= t <= 1.0):
+        raise AcneKitError(f"must be a number in [0, 1], got {short_repr(score_thr)}", where="--score-thr")
+    return t
+
+
+def load_photo(source: str | Path | bytes, *, name: str | None = None, max_pixels: int | None = None) -> np.ndarray:
+    """The upright RGB photo, refusing images smaller than ``MIN_SIDE`` on a side."""
+    name = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "upload")
+    rgb = read_image(source, name=name, max_pixels=max_pixels)
+    h, w = rgb.shape[:2]
+    if w < MIN_SIDE or h < MIN_SIDE:
+        raise ImageError(f"image is {w}x{h} px, smaller than the minimum {MIN_SIDE}x{MIN_SIDE}", path=name)
+    return rgb
+
+
+def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | None = None, ruler: Any = None,
+                 score_thr: float | None = None, bands: Sequence[int] = HAYASHI_UPPER, calibration=None,
+                 name: str | None = None, max_pixels: int | None = None) -> Assessment:
+    """Read, detect, summarise. ``source`` is a path or the bytes of an uploaded file
+    (``name`` then labels it; default ``upload``). ``ruler`` is ``"X1,Y1,X2,Y2,MM"`` in the
+    upright photo's pixels. ``calibration``: a Calibration, a path, or ``"default"``."""
+    scale = resolve_scale(px_per_mm, ruler)
+    thr = check_score_thr(score_thr)
+    check_bands(bands)
+    cal = _as_calibration(calibration)
+    label = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "upload")
+    rgb = load_photo(source, name=label, max_pixels=max_pixels)
+    h, w = rgb.shape[:2]
+    check_in_image(scale, w, h, label)
+    circles = detector.predict(rgb, score_thr=thr)
+    used_thr = detector.score_threshold if thr is None else thr
+    summary = summarise(circles, w, h, scale=scale, bands=bands, calibration=cal,
+                        model=_model_info(detector, used_thr))
+    return Assessment(Path(label).name or "upload", w, h, circles, summary, rgb)
+
+
+# ---------------------------------------------------------------------------- outputs
+def annotated_image(rgb: np.ndarray, circles: Circles, px_per_mm: float | None = None,
+                    max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """The display copy: downscaled to ``max_side`` if larger, circles drawn, and a 1 mm bar
+    when the scale is known (left out if 1 mm is wider than the image)."""
+    from acnekit.draw import draw_circles, draw_scale_bar
+
+    h, w = rgb.shape[:2]
+    k = min(1.0, max_side / max(h, w))
+    disp = resize_rgb(rgb, max(1, round(w * k)), max(1, round(h * k))) if k < 1 else rgb
+    sx, sy = disp.shape[1] / w, disp.shape[0] / h
+    out = draw_circles(disp, circles.scaled(sx, sy))
+    if px_per_mm is not None:
+        try:
+            out = draw_scale_bar(out, px_per_mm * (sx + sy) / 2)
+        except ValueError:
+            pass  # 1 mm does not fit in the image: no bar
+    return out
+
+
+def render_outputs(assessment: Assessment, rgb: np.ndarray) -> dict[str, bytes]:
+    """The three output files' contents, by name."""
+    from acnekit.report import render_report
+
+    d = assessment.to_dict()
+    disp = annotated_image(rgb, assessment.circles, assessment.summary["scale"]["px_per_mm"])
+    jpg = encode_image(disp, "JPEG", quality=90)
+    return {ANNOTATED: jpg, JSON_NAME: (json.dumps(d, indent=1, allow_nan=False) + "\n").encode(),
+            REPORT: render_report(d, disp, image_bytes=jpg).encode("utf-8")}
+
+
+def check_out_dir(out_dir: str | Path, *, force: bool = False, inputs: Sequence[str | Path] = ()) -> Path:
+    """Refuse an existing folder without ``force``, a file in the way, or a folder that would
+    overwrite one of ``inputs`` (e.g. the photo itself)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError("output path exists and is not a folder", path=out_dir)
+    if out_dir.exists() and not force:
+        raise OutputError("output folder exists; pass --force to replace its outputs", path=out_dir)
+    for src in inputs:
+        if Path(src).exists() and Path(src).resolve().parent == out_dir.resolve() \
+                and Path(src).name in OUTPUT_NAMES:
+            raise OutputError("refusing to overwrite an input file; choose another output folder", path=src)
+    return out_dir
+
+
+def make_parent(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder ({exc.strerror or exc})", path=folder) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError("output folder is not writable", path=folder)
+
+
+def stage_dir(parent: Path, label: str) -> Path:
+    """A fresh hidden temporary folder in ``parent`` (same file system, so renames are atomic)."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{label}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write in output folder ({exc.strerror or exc})", path=parent) from None
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    try:
+        for fname, data in files.items():
+            (folder / fname).write_bytes(data)
+    except OSError as exc:
+        raise OutputError(f"cannot write outputs ({exc.strerror or exc})", path=folder) from None
+
+
+def commit(staged: Path, out_dir: Path, *, force: bool = False) -> None:
+    """Move a staged folder into place: a rename when ``out_dir`` is new; with ``force``
+    into an existing folder, one ``os.replace`` per file."""
+    try:
+        if not out_dir.exists():
+            os.rename(staged, out_dir)
+            return
+        if not force:
+            raise OutputError("output folder exists; pass --force to replace its outputs", path=out_dir)
+        for f in sorted(staged.iterdir()):
+            os.replace(f, out_dir / f.name)
+        staged.rmdir()
+    except OSError as exc:
+        raise OutputError(f"cannot move outputs into place ({exc.strerror or exc})", path=out_dir) from None
+
+
+def write_outputs(assessment: Assessment, rgb: np.ndarray, out_dir: str | Path, force: bool = False,
+                  inputs: Sequence[str | Path] = ()) -> Path:
+    """Write annotated.jpg, assessment.json and report.html into ``out_dir`` atomically: all
+    three appear together or none does."""
+    out_dir = check_out_dir(out_dir, force=force, inputs=inputs)
+    parent = out_dir.parent
+    make_parent(parent)
+    files = render_outputs(assessment, rgb)
+    staged = stage_dir(parent, out_dir.name)
+    try:
+        write_files(staged, files)
+        commit(staged, out_dir, force=force)
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+    return out_dir

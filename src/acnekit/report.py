@@ -1,0 +1,140 @@
+"""A self-contained HTML report of one assessment: the annotated photo (embedded, base64),
+the summary table, a lesion-size histogram (inline SVG), how the grade was reached, the
+caveat, and the model and scale used. Every text value is HTML-escaped."""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from typing import Any
+
+import numpy as np
+
+from acnekit.imageio import encode_image
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#222;max-width:70rem}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
+th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
+.photo{max-width:100%;height:auto;border:1px solid #999}.caveat{background:#fff6d6;padding:.6rem;border-left:4px solid #d9a400}
+.band-hit{background:#dff3df;font-weight:bold}small{color:#555}
+"""
+
+
+def _e(v: Any) -> str:
+    return escape(str(v), quote=True)
+
+
+def _f(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "&ndash;"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return f"{float(v):.{digits}f}"
+
+
+def histogram_svg(hist: dict[str, Any], width: int = 480, height: int = 220) -> str:
+    """Inline SVG bar chart of ``{"quantity", "edges", "counts"}``."""
+    counts, edges = hist.get("counts") or [], hist.get("edges") or []
+    q = _e(hist.get("quantity", ""))
+    if not counts:
+        return f'<p><small>no lesions: no size histogram ({q})</small></p>'
+    left, bottom, top, right = 40, 36, 10, 10
+    pw, ph = width - left - right, height - top - bottom
+    cmax = max(max(counts), 1)
+    bw = pw / len(counts)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="histogram of lesion {q}">',
+             f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#333"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#333"/>',
+             f'<text x="{left - 4}" y="{top + 10}" font-size="11" text-anchor="end">{cmax}</text>',
+             f'<text x="{left - 4}" y="{top + ph}" font-size="11" text-anchor="end">0</text>']
+    for i, c in enumerate(counts):
+        bh = ph * c / cmax
+        x = left + i * bw
+        parts.append(f'<rect x="{x + 1:.1f}" y="{top + ph - bh:.1f}" width="{bw - 2:.1f}" height="{bh:.1f}" '
+                     f'fill="#3a7d44"><title>{_f(edges[i])}&ndash;{_f(edges[i + 1])}: {int(c)}</title></rect>')
+    for i in (0, len(counts) // 2, len(counts)):
+        parts.append(f'<text x="{left + i * bw:.1f}" y="{top + ph + 14}" font-size="11" '
+                     f'text-anchor="middle">{_f(edges[i])}</text>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 4}" font-size="12" text-anchor="middle">'
+                 f'lesion {q} (lesions per bin)</text></svg>')
+    return "".join(parts)
+
+
+def _rows(rows: list[tuple[str, str]]) -> str:
+    return "".join(f"<tr><th>{_e(k)}</th><td class='num'>{v}</td></tr>" for k, v in rows)
+
+
+def _sizes_table(sizes: dict[str, Any]) -> str:
+    keys = [k for k in ("radius_px", "radius_mm", "diameter_mm") if sizes.get(k)]
+    if not keys:
+        return "<p><small>no lesions</small></p>"
+    cols = list(sizes[keys[0]].keys())
+    head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+    body = "".join(f"<tr><th>{_e(k)}</th>" + "".join(f"<td class='num'>{_f(sizes[k][c])}</td>" for c in cols)
+                   + "</tr>" for k in keys)
+    return f"<table><tr><th></th>{head}</tr>{body}</table>"
+
+
+def _bands_table(grade: dict[str, Any]) -> str:
+    cells = []
+    for g, label in enumerate(grade["labels"]):
+        cls = " class='band-hit'" if g == grade["grade"] else ""
+        cells.append(f"<tr{cls}><td>{g}</td><td>{_e(label)}</td></tr>")
+    return "<table><tr><th>grade</th><th>lesion count</th></tr>" + "".join(cells) + "</table>"
+
+
+def render_report(assessment: dict[str, Any], rgb: np.ndarray, *, image_bytes: bytes | None = None) -> str:
+    """The HTML page for an assessment dict (`Assessment.to_dict()`) and the annotated image
+    ``rgb`` (embedded as JPEG; pass ``image_bytes`` to embed an already-encoded JPEG)."""
+    s = assessment["summary"]
+    im = assessment["images"][0]
+    data = image_bytes if image_bytes is not None else encode_image(rgb, "JPEG", quality=90)
+    b64 = base64.b64encode(data).decode("ascii")
+    sc, grade, sev, model = s["scale"], s["grade"], s["severity"], s.get("model") or {}
+    mm = sc.get("px_per_mm") is not None
+    rows = [("photo", _e(im["file_name"])), ("size (px)", f"{im['width']} &times; {im['height']}"),
+            ("lesions", _f(s["count"])), ("total lesion area (px&sup2;)", _f(s["total_area_px2"], 1)),
+            ("total lesion area (mm&sup2;)", _f(s["total_area_mm2"])),
+            ("lesion area (% of photo)", _f(sev["inputs"]["area_percent"], 3)),
+            ("grade (count bands)", f"{grade['grade']} &ndash; {_e(grade['name'])}"),
+            ("severity score (0&ndash;100)", _f(sev["score"], 1))]
+    cal = s.get("calibrated_grade")
+    if cal:
+        rows.append(("calibrated grade", f"{cal['grade']} &ndash; {_e(cal.get('name', ''))}"))
+    scale_txt = (f"{_f(sc['px_per_mm'], 3)} px/mm ({_e(sc['source'])})" if mm else _e(sc.get("note", "")))
+    ws = model.get("working_scale") or {}
+    cal_html = ""
+    if cal:
+        cv = cal.get("cv") or {}
+        feats = ", ".join(f"{_e(k)} = {v:.3f}" for k, v in cal["features"].items())
+        cal_html = (f"<h2>Calibrated grade</h2><p>Score {_f(cal['score'], 3)} = weights "
+                    f"{_e([round(w, 4) for w in cal['weights']])} &middot; features ({feats}); thresholds "
+                    f"{_e([round(t, 4) for t in cal['thresholds']])} &rarr; grade {cal['grade']} "
+                    f"({_e(cal.get('name', ''))}). Calibration {_e(cal.get('name', ''))}: cross-validated accuracy "
+                    f"{_f(cv.get('accuracy'), 3)}, kappa {_f(cv.get('kappa'), 3)}.</p>"
+                    f"<p class='caveat'>{_e(cal.get('caveat', ''))}</p>")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>acnekit assessment: {_e(im['file_name'])}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
+<body>
+<h1>Acne assessment: {_e(im['file_name'])}</h1>
+<img class="photo" alt="photo with the {_f(s['count'])} detected lesions circled" src="data:image/jpeg;base64,{b64}">
+<p><small>Display copy; lesion coordinates in assessment.json are in the photo's own pixels.</small></p>
+<h2>Summary</h2><table>{_rows(rows)}</table>
+<h2>Lesion sizes</h2>{_sizes_table(s['sizes'])}
+{histogram_svg(s['sizes']['histogram'])}
+<h2>How the grade was reached</h2>
+<p>{_e(grade['explanation'])}.</p>{_bands_table(grade)}
+<p class="caveat">{_e(grade['caveat'])}</p>
+{cal_html}
+<h2>Severity score</h2><p>{_e(sev['formula'])}: n = {_f(sev['inputs']['count'])}, p = {_f(sev['inputs']['area_percent'], 3)}
+&rarr; <b>{_f(sev['score'], 1)}</b>.</p>
+<h2>Model and scale</h2>
+<table>{_rows([("model", _e(model.get('name', 'unknown'))),
+               ("working scale", _e(', '.join(f'{k}={v}' for k, v in ws.items()))),
+               ("score threshold", _f(model.get('score_threshold'), 3)), ("scale", scale_txt)])}</table>
+</body></html>
+"""
