@@ -2,6 +2,7 @@ import csv
 import io
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,9 @@ def test_assess_synthetic_three_outputs_consistent(tmp_path, det):
     out = write_outputs(a, a.rgb, tmp_path / "out" / "face")
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_NAMES)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["face"]  # no temp folder left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not the temp folder's private mode
 
     d = json.loads((out / "assessment.json").read_text())
     ds, issues = parse_dataset(d, path="assessment.json")  # strict: valid Acne04-v2

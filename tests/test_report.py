@@ -29,6 +29,7 @@ def test_report_self_contained_with_numbers():
     assert "<svg" in html and html.count("<rect") == 10  # one bar per histogram bin
     assert "0-5" in html and "band-hit" in html and "31%" in html
     assert "px/mm" in html and "m&lt;1&gt;" in html  # model name escaped
+    assert "&amp;" not in html  # nothing escaped twice
 
 
 def test_report_escapes_file_name():
@@ -44,8 +45,10 @@ def test_report_no_lesions_no_scale():
 def test_report_calibrated_section():
     from acnekit.calibrate import load_calibration
 
-    html = render_report(_assessment(calibration=load_calibration("default")), photo())
-    assert "Calibrated grade" in html and "cross-validated accuracy" in html
+    cal = load_calibration("default")
+    html = render_report(_assessment(calibration=cal), photo())
+    acc = cal.meta["cv"]["accuracy"]
+    assert "Calibrated grade" in html and f"Calibration {cal.meta['name']}: cross-validated accuracy {acc:.3f}" in html
 
 
 def test_histogram_svg_heights_proportional():

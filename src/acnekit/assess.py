@@ -258,9 +258,13 @@ def make_parent(folder: Path) -> None:
 def stage_dir(parent: Path, label: str) -> Path:
     """A fresh hidden temporary folder in ``parent`` (same file system, so renames are atomic)."""
     try:
-        return Path(tempfile.mkdtemp(prefix=f".{label}.", suffix=".tmp", dir=parent))
+        folder = Path(tempfile.mkdtemp(prefix=f".{label}.", suffix=".tmp", dir=parent))
     except OSError as exc:
         raise OutputError(f"cannot write in output folder ({exc.strerror or exc})", path=parent) from None
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)  # mkdtemp makes it private; outputs get the usual permissions
+    return folder
 
 
 def write_files(folder: Path, files: dict[str, bytes]) -> None:

@@ -140,7 +140,8 @@ class Calibration:
         return {"grade": int(np.searchsorted(self.thresholds, s, side="right")), "score": s,
                 "features": dict(zip(self.features, map(float, x))), "weights": self.weights.tolist(),
                 "thresholds": self.thresholds.tolist(),
-                **{k: self.meta[k] for k in ("name", "reference", "cv") if k in self.meta}}
+                "calibration": self.meta.get("name"),
+                **{k: self.meta[k] for k in ("reference", "cv") if k in self.meta}}
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "version": 1, "features": list(self.features),

@@ -40,7 +40,7 @@ def histogram_svg(hist: dict[str, Any], width: int = 480, height: int = 220) -> 
     q = _e(hist.get("quantity", ""))
     if not counts:
         return f'<p><small>no lesions: no size histogram ({q})</small></p>'
-    left, bottom, top, right = 40, 36, 10, 10
+    left, bottom, top, right = 40, 36, 10, 24
     pw, ph = width - left - right, height - top - bottom
     cmax = max(max(counts), 1)
     bw = pw / len(counts)
@@ -96,11 +96,11 @@ def render_report(assessment: dict[str, Any], rgb: np.ndarray, *, image_bytes: b
     sc, grade, sev, model = s["scale"], s["grade"], s["severity"], s.get("model") or {}
     mm = sc.get("px_per_mm") is not None
     rows = [("photo", _e(im["file_name"])), ("size (px)", f"{im['width']} &times; {im['height']}"),
-            ("lesions", _f(s["count"])), ("total lesion area (px&sup2;)", _f(s["total_area_px2"], 1)),
-            ("total lesion area (mm&sup2;)", _f(s["total_area_mm2"])),
+            ("lesions", _f(s["count"])), ("total lesion area (px²)", _f(s["total_area_px2"], 1)),
+            ("total lesion area (mm²)", _f(s["total_area_mm2"])),
             ("lesion area (% of photo)", _f(sev["inputs"]["area_percent"], 3)),
             ("grade (count bands)", f"{grade['grade']} &ndash; {_e(grade['name'])}"),
-            ("severity score (0&ndash;100)", _f(sev["score"], 1))]
+            ("severity score (0–100)", _f(sev["score"], 1))]
     cal = s.get("calibrated_grade")
     if cal:
         rows.append(("calibrated grade", f"{cal['grade']} &ndash; {_e(cal.get('name', ''))}"))
@@ -113,7 +113,7 @@ def render_report(assessment: dict[str, Any], rgb: np.ndarray, *, image_bytes: b
         cal_html = (f"<h2>Calibrated grade</h2><p>Score {_f(cal['score'], 3)} = weights "
                     f"{_e([round(w, 4) for w in cal['weights']])} &middot; features ({feats}); thresholds "
                     f"{_e([round(t, 4) for t in cal['thresholds']])} &rarr; grade {cal['grade']} "
-                    f"({_e(cal.get('name', ''))}). Calibration {_e(cal.get('name', ''))}: cross-validated accuracy "
+                    f"({_e(cal.get('name', ''))}). Calibration {_e(cal.get('calibration', ''))}: cross-validated accuracy "
                     f"{_f(cv.get('accuracy'), 3)}, kappa {_f(cv.get('kappa'), 3)}.</p>"
                     f"<p class='caveat'>{_e(cal.get('caveat', ''))}</p>")
     return f"""<!DOCTYPE html>
