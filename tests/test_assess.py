@@ -108,6 +108,9 @@ def Image_bytes(rgb, fmt="PNG") -> bytes:
 def test_bytes_input_named_and_ruler(det):
     a = assess_photo(Image_bytes(photo()), det, ruler="10,10,40,50,5", name="upload.png")
     assert a.file_name == "upload.png" and len(a.circles) == 3
+    for odd in ("..", "C:\\x\\face.png"):  # uploads may carry odd names: a bare file name is kept
+        b = assess_photo(Image_bytes(photo()), det, name=odd)
+        assert parse_dataset(b.to_dict())[1] == [] and b.file_name in ("upload", "face.png")
     assert a.summary["scale"]["px_per_mm"] == pytest.approx(10.0) and a.summary["scale"]["source"] == "ruler"
 
 

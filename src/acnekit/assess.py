@@ -197,7 +197,8 @@ def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | Non
     used_thr = detector.score_threshold if thr is None else thr
     summary = summarise(circles, w, h, scale=scale, bands=bands, calibration=cal,
                         model=_model_info(detector, used_thr))
-    return Assessment(Path(label).name or "upload", w, h, circles, summary, rgb)
+    base = Path(label.replace("\\", "/")).name
+    return Assessment(base if base not in ("", ".", "..") else "upload", w, h, circles, summary, rgb)
 
 
 # ---------------------------------------------------------------------------- outputs
