@@ -23,6 +23,12 @@ def check_output(path: str | Path, *, overwrite: bool = False, inputs: Iterable[
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically (temp file + ``os.replace``)."""
     path = check_output(path, overwrite=overwrite)
@@ -36,6 +42,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = False
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     cfg = load_config(args.config, overrides)
-    result = train(cfg, resume=args.resume, progress=not args.no_progress)
+    result = train(cfg, resume=args.resume, show_progress=not args.no_progress)
     best = result["best"]
     print(f"done: best at step {best.get('step')}: " + ", ".join(
         f"{k} {v:.4f}" for k, v in best.items() if k != "step" and isinstance(v, float)))

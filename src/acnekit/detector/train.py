@@ -44,6 +44,8 @@ class TrainConfig:
     val_list: str = "../shared/data/acne04-640/val.txt"
     out: str = "runs/circlenet"
     steps: int = 3000
+    max_minutes: float = 0.0  # >0: also end (and anneal the LR) when this much wall time has passed
+    freeze_layers: int = 0  # first N backbone layers keep their ImageNet weights and BN statistics
     batch: int = 16
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -148,11 +150,20 @@ def summarise(report: dict[str, Any]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------- loop
-def lr_at(step: int, cfg: TrainConfig) -> float:
+def progress_at(step: int, elapsed_s: float, cfg: TrainConfig) -> float:
+    """Fraction of the run done: by steps, or by wall time when ``max_minutes`` is set
+    (whichever is further along)."""
+    p = step / max(1, cfg.steps)
+    if cfg.max_minutes > 0:
+        p = max(p, elapsed_s / (cfg.max_minutes * 60.0))
+    return min(1.0, p)
+
+
+def lr_at(step: int, progress: float, cfg: TrainConfig) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 2% over the run's progress."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def model_card(cfg: TrainConfig, extra: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +181,7 @@ def save_weights(model: torch.nn.Module, path: Path, card: dict[str, Any]) -> No
     atomic_write_text(path.with_suffix(".json"), json.dumps(card, indent=2), overwrite=True)
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) -> dict[str, Any]:
     rank, world, local_rank = _dist_info()
     device = _device(cfg, local_rank)
     if world > 1 and not torch.distributed.is_initialized():
@@ -197,9 +208,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     model = CircleNet(width=cfg.width, head_width=cfg.head_width)
     if cfg.pretrained and not resume:
         load_imagenet_backbone(model)
+    frozen = model.backbone[: cfg.freeze_layers]
+    for p in frozen.parameters():
+        p.requires_grad_(False)
     model.to(device=device, memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, best, history = 0, {"ap50": -1.0}, []
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
+    start, best, history, spent = 0, {"ap50": -1.0}, [], 0.0
     ckpt = out / "last.ckpt"
     if resume:
         if not ckpt.exists():
@@ -208,6 +223,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start, best = int(state["step"]), json.loads(state["best"])
+        spent = float(state.get("elapsed_s", 0.0))
         history = json.loads(state["history"])
     net = model
     if world > 1:
@@ -217,20 +233,22 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                enabled=(device.type == "cuda") or cfg.bf16)
 
     bar = None
-    if progress and rank == 0:
+    if show_progress and rank == 0:
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", dynamic_ncols=True)
-    t0, running = time.time(), {}
+    t0, running = time.time() - spent, {}
     for step in range(start, cfg.steps):
+        progress = progress_at(step, time.time() - t0, cfg)
         rng = np.random.default_rng([cfg.seed, rank, step])
         crops, circles = make_batch(train_samples, rng, cfg.batch, cfg.augment)
         x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().to(device).contiguous(memory_format=torch.channels_last)
         out_hw = (cfg.augment.crop // model.stride, cfg.augment.crop // model.stride)
         tgt = {k: torch.from_numpy(v).to(device) for k, v in encode_batch(circles, out_hw, model.stride).items()}
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = lr_at(step, progress, cfg)
         model.train()
+        frozen.eval()
         with torch.autocast(**amp):
             heads = net(x)
         terms = losses({k: v.float() for k, v in heads.items()}, tgt, cfg.loss_weights)
@@ -247,11 +265,16 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
         done = step + 1
-        if rank == 0 and (done % cfg.log_every == 0 or done == cfg.steps):
-            rec = {"step": done, "lr": lr_at(step, cfg), "elapsed_s": round(time.time() - t0, 1),
+        last = done == cfg.steps or progress_at(done, time.time() - t0, cfg) >= 1.0
+        if world > 1:  # all ranks stop together: rank 0's clock decides
+            flag = torch.tensor([float(last)], device=device)
+            torch.distributed.broadcast(flag, 0)
+            last = bool(flag.item())
+        if rank == 0 and (done % cfg.log_every == 0 or last):
+            rec = {"step": done, "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.time() - t0, 1),
                    **{k: round(v, 4) for k, v in running.items()}}
             _append_jsonl(out / "log.jsonl", rec)
-        if rank == 0 and (done % cfg.val_every == 0 or done == cfg.steps):
+        if rank == 0 and (done % cfg.val_every == 0 or last):
             entry = {"step": done}
             if val_samples:
                 card = model_card(cfg, {})
@@ -271,10 +294,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             if bar is not None:
                 bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step"))
             state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done,
-                     "best": json.dumps(best), "history": json.dumps(history)}
+                     "best": json.dumps(best), "history": json.dumps(history), "elapsed_s": time.time() - t0}
             tmp = out / "last.ckpt.tmp"
             torch.save(state, tmp)
             os.replace(tmp, ckpt)
+        if last:
+            break
     if bar is not None:
         bar.close()
     if world > 1:
