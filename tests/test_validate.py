@@ -272,3 +272,41 @@ def test_generated_50mb_file_loads(tmp_path):
     assert len(ds) == n_img and ds.n_lesions == n_img * per
     assert ds.images[-1].circles.score is not None
     assert ds.images[0].ann_extra[0] == {"note": "generated"}
+
+
+# ---------------------------------------------------------------- the validate command
+
+def test_cli_validate_real_file(real_json, tmp_path, capsys):
+    from acnekit.cli import main
+
+    assert main(["validate", str(real_json)]) == 2
+    err = capsys.readouterr().err
+    assert "levle2_130.jpg" in err and "49 of the 67" in err and len(err.strip().splitlines()) == 1
+    out = tmp_path / "fixed.json"
+    assert main(["validate", str(real_json), "--fix", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len([ln for ln in lines if "levle2_130.jpg" in ln and "annotation dropped" in ln]) == 49
+    assert lines[-1].startswith("49 repairs (annotation.outside: 49)")
+    fixed = load_dataset(out)  # the repaired copy passes strict validation
+    assert len(fixed) == 1204 and fixed.n_lesions == 32443 - 49
+
+
+def test_cli_validate_with_images(tmp_path, capsys):
+    from PIL import Image
+
+    from acnekit.cli import main
+
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (50, 40)).save(tmp_path / "img" / "levle1_1.jpg")
+    Image.new("RGB", (25, 25)).save(tmp_path / "img" / "levle0_2.jpg")
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(base()))
+    assert main(["validate", str(path), "--images", str(tmp_path / "img")]) == 0
+    out = capsys.readouterr().out
+    assert "valid: 2 images, 3 lesions" in out and "100x80 -> 50x40: sx=0.5000 sy=0.5000 (uniform)" in out
+    (tmp_path / "img" / "levle0_2.jpg").unlink()
+    assert main(["validate", str(path), "--images", str(tmp_path / "img"), "--fix", str(tmp_path / "o.json")]) == 2
+    assert "levle0_2.jpg" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()  # photos are checked before anything is written
+    assert main(["validate", str(path), "--images", str(tmp_path / "img"), "--missing", "skip", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["on_disk"]["missing_names"] == ["levle0_2.jpg"]
