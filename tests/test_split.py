@@ -207,3 +207,29 @@ def test_real_file_needs_fix_then_splits(real_json, tmp_path, capsys):
     assert sum(p["images"] for p in info["parts"].values()) == 1204
     for p in info["parts"].values():
         assert abs(p["by_stratum"]["levle1"] - 579 / 5) <= 1
+
+
+def test_overlapping_groups_merge():
+    ds = dataset()
+    groups = [["levle0_0.jpg", "levle0_1.jpg"], ["levle0_1.jpg", "levle2_3.jpg"]]
+    s = make_split(ds, folds=5, seed=2, groups=groups)
+    part = assignment(ds, s)
+    assert len({part[n] for n in ("levle0_0.jpg", "levle0_1.jpg", "levle2_3.jpg")}) == 1
+    assert s.groups == [["levle0_0.jpg", "levle0_1.jpg", "levle2_3.jpg"]]
+
+
+def test_cli_split_near_duplicates_with_near_bits(tmp_path, capsys):
+    names = [f"levle{k % 2}_{k}.png" for k in range(10)]
+    img = tmp_path / "img"
+    img.mkdir()
+    rng = np.random.default_rng(0)
+    for n in names:
+        small = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC).save(img / n)
+    Image.open(img / names[1]).resize((40, 40)).save(img / names[6])  # a resized copy: near duplicate
+    path = write_json(tmp_path, names)
+    assert main(["split", path, "--out", str(tmp_path / "o"), "--folds", "2", "--images", str(img),
+                 "--near-bits", "30", "--json"]) == 0
+    assert sorted([names[1], names[6]]) in json.loads(capsys.readouterr().out)["kept_together"]
+    assert main(["split", path, "--out", str(tmp_path / "p"), "--folds", "2", "--near-bits", "30"]) == 2
+    assert "--near-bits needs --images" in capsys.readouterr().err

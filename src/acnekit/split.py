@@ -23,6 +23,7 @@ from acnekit.atomic import check_output
 from acnekit.dataset import AcneDataset
 from acnekit.errors import DatasetError, OutputError
 from acnekit.grading import HAYASHI_UPPER, filename_grade, hayashi_grade
+from acnekit.photohash import groups_from_pairs
 
 STRATIFY = ("grade", "hayashi", "none")
 
@@ -117,17 +118,17 @@ def make_split(ds: AcneDataset, *, folds: int | None = None, val_fraction: float
 
 
 def _units(ds: AcneDataset, groups: list[list[str]]) -> list[list[int]]:
-    """Image indices grouped by ``groups`` (others alone), ordered by their first file name."""
+    """Image indices linked by ``groups`` (overlapping groups merge; others alone), each
+    unit sorted, units ordered by their first file name."""
     index = {im.file_name: k for k, im in enumerate(ds.images)}
-    owner = list(range(len(ds)))
+    links = []
     for g in groups:
         members = [index[n] for n in g if n in index]
-        for m in members[1:]:
-            owner[m] = members[0]
-    units: dict[int, list[int]] = {}
-    for k, o in enumerate(owner):
-        units.setdefault(o, []).append(k)
-    out = list(units.values())
+        links += [(members[0], m) for m in members[1:]]
+    pairs = np.array(links, dtype=np.int64).reshape(-1, 2)
+    linked = groups_from_pairs(len(ds), pairs)
+    in_group = {k for g in linked for k in g}
+    out = linked + [[k] for k in range(len(ds)) if k not in in_group]
     out.sort(key=lambda u: min(ds.images[k].file_name for k in u))
     return out
 
