@@ -1,0 +1,124 @@
+"""ASGI middleware that protects the server before any handler runs.
+
+* Body size: a request whose ``Content-Length`` is over its path's limit is answered 413
+  without reading the body; a body sent without a length (chunked) is counted while it is
+  read and the request is stopped with 413 as soon as it passes the limit.
+* Admission: requests to the heavy paths (photo uploads) each take a slot; when all slots are
+  taken (``workers`` running plus ``queue`` waiting) the request is answered 503 with
+  ``Retry-After`` before its body is read. Memory is thus bounded by the slot count times
+  the upload limit, however many clients connect.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Awaitable, Callable
+
+from starlette.exceptions import HTTPException
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a streamed body passes its limit (FastAPI passes
+    HTTPExceptions through its body parsing, so the app's handler turns it into a 413)."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body is over the limit of {limit / 2**20:.1f} MB")
+        self.limit = limit
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": code, "detail": message}).encode()
+
+
+async def send_error(send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    body = error_body(code, message)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Gate:
+    """Admission slots for the heavy paths. Only touched from the event loop (one thread),
+    so a plain counter is enough."""
+
+    def __init__(self, slots: int):
+        self.slots = slots
+        self.in_use = 0
+
+
+class Guard:
+    """``limits``: body limit in bytes per path (``default_limit`` for the others);
+    ``heavy_paths`` each take a slot of ``gate`` while they run."""
+
+    def __init__(self, app, *, limits: dict[str, int], default_limit: int, heavy_paths: set[str], gate: Gate):
+        self.app = app
+        self.limits = limits
+        self.default_limit = default_limit
+        self.heavy_paths = heavy_paths
+        self.gate = gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        heavy = scope["path"] in self.heavy_paths
+        limit = self.limits.get(scope["path"], self.default_limit)
+        length = _content_length(scope)
+        if length is not None and length > limit:
+            await send_error(send, 413, "too_large",
+                             f"request body is {length / 2**20:.1f} MB, over the limit of {limit / 2**20:.1f} MB",
+                             {"connection": "close"})
+            return
+        if heavy:
+            if self.gate.in_use >= self.gate.slots:
+                await send_error(send, 503, "busy", f"server busy: {self.gate.in_use} photos are being processed "
+                                 "or queued; try again in a few seconds", {"retry-after": "2"})
+                return
+            self.gate.in_use += 1
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, _counting(receive, limit), send_wrapper)
+        except BodyTooLarge as exc:  # not handled inside the app (e.g. a route without a handler)
+            if not started:
+                await send_error(send, 413, "too_large", exc.detail, {"connection": "close"})
+        finally:
+            if heavy:
+                self.gate.in_use -= 1
+
+
+def _content_length(scope: Scope) -> int | None:
+    for k, v in scope.get("headers") or []:
+        if k == b"content-length":
+            try:
+                return int(v)
+            except ValueError:
+                return None
+    return None
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return wrapped
