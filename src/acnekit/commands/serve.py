@@ -8,6 +8,7 @@ a missing or broken model is reported at once.
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
 from acnekit.errors import AcneKitError
@@ -54,6 +55,21 @@ def check_args(args: argparse.Namespace) -> None:
         raise AcneKitError(f"must be 0 or more, got {args.queue}", where="--queue")
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail early, in one line, when the address cannot be bound (uvicorn would log and exit)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise AcneKitError(f"unknown host ({exc.strerror})", where="--host") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise AcneKitError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+
+
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     try:
@@ -62,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         from acnekit.web.app import create_app
     except ImportError as exc:
         raise AcneKitError(f"the web extra is not installed ({exc.name} missing): pip install 'acnekit[web]'") from None
+    check_port(args.host, args.port)
     detector = load_detector(args.model)
     app = create_app(detector, max_upload_mb=args.max_upload_mb, workers=args.workers, queue=args.queue,
                      max_pixels=args.max_pixels, calibration=args.calibration)
@@ -71,9 +88,6 @@ def run(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"acnekit serve: model {detector.name}; open http://{host}:{args.port}/ (API docs at /docs); "
           "Ctrl+C to stop", file=sys.stderr, flush=True)
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                    timeout_graceful_shutdown=5)
-    except OSError as exc:  # e.g. port in use
-        raise AcneKitError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})") from None
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=5)
     return 0
