@@ -249,6 +249,16 @@ def test_summary_scale_change(client):
     assert s["total_area_mm2"] == pytest.approx(s["total_area_px2"] / 4)
 
 
+def test_calibrated_grade_kept_after_edits(det):
+    with TestClient(create_app(det, calibration="default")) as c:
+        a = assess(c).json()
+        assert a["summary"]["calibrated_grade"] is not None
+        a["annotations"].pop()
+        s = c.post("/api/summary", json=a).json()["summary"]
+        assert s["count"] == 2 and s["calibrated_grade"]["grade"] in range(4)
+        assert c.get("/api/health").json()["calibrated"] is True
+
+
 def _edited(client, fn):
     a = assess(client).json()
     fn(a)
