@@ -171,4 +171,4 @@ def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     if rgb.shape[1] == width and rgb.shape[0] == height:
         return rgb
     img = Image.fromarray(rgb)
-    return np.asarray(img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    return np.array(img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))

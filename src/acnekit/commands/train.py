@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
             overrides[key] = getattr(args, key)
     cfg = load_config(args.config, overrides)
     result = train(cfg, resume=args.resume, show_progress=not args.no_progress)
+    import os
+
+    if os.environ.get("RANK", "0") != "0":
+        return 0
     best = result["best"]
     print(f"done: best at step {best.get('step')}: " + ", ".join(
         f"{k} {v:.4f}" for k, v in best.items() if k != "step" and isinstance(v, float)))

@@ -43,6 +43,8 @@ def card_path(weights: Path) -> Path:
 
 
 class Detector:
+    stride = CircleNet.stride  # input pixels per output cell
+
     def __init__(self, model: CircleNet, card: dict[str, Any] | None = None):
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.card = {**DEFAULT_CARD, **(card or {})}
@@ -111,7 +113,7 @@ class Detector:
     def predict_working(self, rgb: np.ndarray) -> Circles:
         """Circles (score >= min_score) in the pixels of a working-scale image or tile."""
         heads = self.heads(rgb)
-        c = decode(heads, self.model.stride, self.card["max_detections"], self.card["min_score"])[0]
+        c = decode(heads, self.stride, self.card["max_detections"], self.card["min_score"])[0]
         h, w = rgb.shape[:2]
         return c[c.inside(w, h)]
 

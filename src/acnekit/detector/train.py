@@ -283,8 +283,9 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
                 entry.update(summary)
                 if summary["ap50"] > best["ap50"]:
                     best = entry
-                    card = model_card(cfg, {"score_threshold": round(summary["best_f1_threshold"], 3),
-                                            "training": {"step": done, "val": summary}})
+                    thr = summary["best_f1_threshold"]
+                    extra = {"score_threshold": round(thr, 3)} if math.isfinite(thr) else {}
+                    card = model_card(cfg, {**extra, "training": {"step": done, "val": summary}})
                     save_weights(model, out / "best.safetensors", card)
             else:
                 save_weights(model, out / "best.safetensors", model_card(cfg, {"training": {"step": done}}))

@@ -1,0 +1,53 @@
+"""Synthetic photos for detector tests: red discs of known radius on skin-coloured noise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from acnekit.circles import Circles
+
+
+def disc_photo(h: int, w: int, circles: Circles, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = np.array([224, 172, 150], np.float32)
+    img = base + rng.normal(0, 6, size=(h, w, 3)).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for (x, y), r in zip(circles.xy, circles.radius):
+        inside = (xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= r**2
+        img[inside] = [190, 40, 50]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def random_circles(h: int, w: int, n: int, seed: int = 0, rmin: float = 3.0, rmax: float = 9.0) -> Circles:
+    """n well-separated circles inside an h x w image."""
+    rng = np.random.default_rng(seed)
+    xy, rr = [], []
+    while len(xy) < n:
+        r = rng.uniform(rmin, rmax)
+        p = rng.uniform([r + 2, r + 2], [w - r - 2, h - r - 2])
+        if all(np.hypot(*(p - q)) > r + s + 6 for q, s in zip(xy, rr)):
+            xy.append(p)
+            rr.append(r)
+    return Circles(np.array(xy), np.array(rr))
+
+
+def write_dataset(root: Path, n_images: int = 6, size: int = 128, seed: int = 0) -> dict[str, Path]:
+    """A tiny on-disk training set: images/, annotations.json (recorded at 2x the photo
+    size, as the real 640 copies are smaller than their originals), train.txt, val.txt."""
+    from acnekit.dataset import AcneDataset, ImageRecord, save_dataset
+
+    (root / "images").mkdir(parents=True)
+    recs = []
+    for i in range(n_images):
+        c = random_circles(size, size, 5, seed=seed + i)
+        Image.fromarray(disc_photo(size, size, c, seed + i)).save(root / "images" / f"img{i}.png")
+        recs.append(ImageRecord(i, f"img{i}.png", 2 * size, 2 * size, c.scaled(2, 2)))
+    save_dataset(AcneDataset(recs, info={"description": "synthetic"}), root / "annotations.json")
+    names = [r.file_name for r in recs]
+    (root / "train.txt").write_text("\n".join(names[: n_images - 2]) + "\n")
+    (root / "val.txt").write_text("\n".join(names[n_images - 2 :]) + "\n")
+    return {"annotations": root / "annotations.json", "images": root / "images",
+            "train_list": root / "train.txt", "val_list": root / "val.txt"}

@@ -1,0 +1,159 @@
+"""Training, checkpoints, inference plumbing, ONNX, DDP (CPU, seconds; synthetic data)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from acnekit.circles import Circles
+from acnekit.detector.infer import Detector
+from acnekit.detector.loss import losses
+from acnekit.detector.network import CircleNet
+from acnekit.detector.targets import encode_batch
+from acnekit.detector.train import TrainConfig, load_config, model_card, save_weights, train
+
+from _synthetic import disc_photo, random_circles, write_dataset
+
+
+def test_few_steps_lower_loss_and_find_the_discs():
+    torch.manual_seed(0)
+    c = random_circles(96, 96, 4, seed=1, rmin=4, rmax=7)
+    x = torch.from_numpy(disc_photo(96, 96, c)).permute(2, 0, 1)[None].float()
+    t = {k: torch.from_numpy(v) for k, v in encode_batch([c], (48, 48)).items()}
+    model = CircleNet()
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    first = None
+    for _ in range(120):
+        model.train()
+        terms = losses(model(x), t)
+        opt.zero_grad()
+        terms["total"].backward()
+        opt.step()
+        first = float(terms["total"].detach()) if first is None else first
+    assert float(terms["total"].detach()) < 0.5 * first
+    model.eval()
+    det = Detector(model, {"bf16": False, "min_score": 0.05, "working_scale": {
+        "rule": "area", "area": 96 * 96, "max_side": 1024, "tile": 640, "overlap": 96}})
+    found = det.predict(disc_photo(96, 96, c), score_thr=0.3)
+    assert len(found) >= len(c)
+    top = found[np.argsort(-found.score)[: len(c)]]
+    d = np.hypot(top.xy[:, None, 0] - c.xy[None, :, 0], top.xy[:, None, 1] - c.xy[None, :, 1])
+    assert (d.min(axis=0) < 2.0).all()  # every disc has a confident circle on it
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    model = CircleNet().eval()
+    card = model_card(TrainConfig(), {"score_threshold": 0.4})
+    save_weights(model, tmp_path / "m.safetensors", card)
+    loaded = Detector.load(tmp_path / "m.safetensors")
+    assert loaded.score_threshold == 0.4 and json.loads((tmp_path / "m.json").read_text())["name"] == card["name"]
+    original = Detector(model)  # same memory layout as the loaded one
+    rgb = (np.random.default_rng(0).random((64, 96, 3)) * 255).astype(np.uint8)
+    a, b = original.heads(rgb), loaded.heads(rgb)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_missing_or_corrupt_model_is_a_clear_error(tmp_path):
+    from acnekit.errors import ModelError
+
+    with pytest.raises(ModelError, match="not found"):
+        Detector.load(tmp_path / "nope.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError, match="cannot load"):
+        Detector.load(tmp_path / "bad.safetensors")
+
+
+def test_photo_mapped_back_to_its_own_pixels():
+    """A photo 3x the working scale: circles come back in the photo's pixels."""
+
+    class Fixed(Detector):
+        def predict_working(self, rgb):
+            h, w = rgb.shape[:2]
+            return Circles([[w / 2, h / 4]], [5.0], [0.9])
+
+    det = Fixed(CircleNet(), {"working_scale": {"rule": "area", "area": 100 * 80, "max_side": 1024,
+                                                 "tile": 640, "overlap": 96}})
+    c = det.predict(np.zeros((240, 300, 3), np.uint8), score_thr=0.5)
+    np.testing.assert_allclose(c.xyr, [[150.0, 60.0, 15.0]])
+
+
+def test_onnx_and_torch_agree(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from acnekit.detector.export import OnnxDetector, export_onnx
+
+    torch.manual_seed(0)
+    det = Detector(CircleNet(), {"bf16": False, "min_score": 0.0})
+    export_onnx(det, tmp_path / "m.onnx")
+    ort_det = OnnxDetector(tmp_path / "m.onnx", det.card)
+    rgb = disc_photo(150, 230, random_circles(150, 230, 5))
+    a, b = det.predict(rgb, score_thr=0.0), ort_det.predict(rgb, score_thr=0.0)
+    assert len(a) == len(b) > 0
+    # the same circles; order may differ among near-equal scores, so compare sorted by position
+    oa, ob = np.lexsort(np.round(a.xyr, 2).T[::-1]), np.lexsort(np.round(b.xyr, 2).T[::-1])
+    np.testing.assert_allclose(a.xyr[oa], b.xyr[ob], atol=1e-3)
+    np.testing.assert_allclose(a.score[oa], b.score[ob], atol=1e-4)
+
+
+def _cfg(paths, out, **kw) -> TrainConfig:
+    over = {k: str(v) for k, v in paths.items()}
+    over.update(out=str(out), steps=2, batch=2, val_every=1, pretrained=False, bf16=False, warmup=1, log_every=1)
+    over.update(kw)
+    over["augment"] = {"crop": 64}
+    return TrainConfig.from_dict(over)
+
+
+def test_train_writes_config_checkpoints_and_resumes(tmp_path):
+    paths = write_dataset(tmp_path / "data")
+    cfg = _cfg(paths, tmp_path / "run")
+    result = train(cfg, show_progress=False)
+    run = tmp_path / "run"
+    for name in ("config.yaml", "best.safetensors", "best.json", "last.ckpt", "log.jsonl", "val.jsonl"):
+        assert (run / name).exists(), name
+    assert load_config(str(run / "config.yaml"), {}).to_dict() == cfg.to_dict()
+    assert [h["step"] for h in result["history"]] == [1, 2]
+    # resume to 3 steps: continues from step 2
+    result = train(_cfg(paths, run, steps=3), resume=True, show_progress=False)
+    assert [h["step"] for h in result["history"]] == [1, 2, 3]
+    Detector.load(run / "best.safetensors")
+
+
+def test_training_is_reproducible(tmp_path):
+    paths = write_dataset(tmp_path / "data")
+    for name in ("a", "b"):
+        train(_cfg(paths, tmp_path / name, val_list=""), show_progress=False)
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(tmp_path / "a" / "best.safetensors")), load_file(str(tmp_path / "b" / "best.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_unknown_config_key_is_a_clear_error():
+    from acnekit.errors import AcneKitError
+
+    with pytest.raises(AcneKitError, match="unknown config keys"):
+        load_config(None, {"stepz": 3})
+
+
+def test_ddp_two_cpu_processes(tmp_path):
+    paths = write_dataset(tmp_path / "data")
+    args = [f"--set={k}={v}" for k, v in paths.items()]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
+           "-m", "acnekit", "train", "--out", str(tmp_path / "run"), "--steps", "2", "--batch", "2",
+           "--no-progress", "--set=pretrained=false", "--set=bf16=false", "--set=augment.crop=64",
+           "--set=val_every=2", "--set=warmup=1", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "run" / "best.safetensors").exists()
+    assert json.loads((tmp_path / "run" / "val.jsonl").read_text().splitlines()[-1])["step"] == 2
