@@ -122,8 +122,9 @@ def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
 
 
 # ---------------------------------------------------------------------------- validation
-def validate(detector: Detector, samples: list[Sample]) -> dict[str, Any]:
-    """Detect on the val photos at a low score floor and evaluate with `acnekit.metrics`."""
+def validate(detector: Detector, samples: list[Sample], score_thr: float | None = None) -> dict[str, Any]:
+    """Detect on the val photos at the model's score floor and evaluate with `acnekit.metrics`
+    (counts and P/R/F1 at ``score_thr``; None: the best-F1 threshold)."""
     from acnekit.dataset import AcneDataset, ImageRecord
     from acnekit.metrics.evaluate import evaluate
 
@@ -132,7 +133,7 @@ def validate(detector: Detector, samples: list[Sample]) -> dict[str, Any]:
         h, w = s.image.shape[:2]
         gt_imgs.append(ImageRecord(i, s.name, w, h, s.circles))
         pred_imgs.append(ImageRecord(i, s.name, w, h, detector.predict(s.image, score_thr=detector.card["min_score"])))
-    report = evaluate(AcneDataset(gt_imgs), AcneDataset(pred_imgs))
+    report = evaluate(AcneDataset(gt_imgs), AcneDataset(pred_imgs), score_thr=score_thr)
     return report
 
 
