@@ -83,16 +83,22 @@ def bad_file_name(name: Any) -> str | None:
     return None
 
 
-def read_json(path: str | Path) -> Any:
+def read_input_bytes(path: str | Path, kind: str = "file") -> bytes:
+    """The bytes of an input annotation file, or one clear `DatasetError` naming it."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise DatasetError("file not found", path=path) from None
     except IsADirectoryError:
-        raise DatasetError("is a folder, expected a JSON file", path=path) from None
+        raise DatasetError(f"is a folder, expected a {kind}", path=path) from None
     except OSError as exc:
         raise DatasetError(f"cannot read ({exc.strerror})", path=path) from None
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    raw = read_input_bytes(path, "JSON file")
     if not raw.strip():
         raise DatasetError("file is empty, expected JSON", path=path)
     try:

@@ -21,7 +21,7 @@ from acnekit.circles import Circles
 from acnekit.dataset import AcneDataset, ImageRecord
 from acnekit.errors import DatasetError, short_repr
 from acnekit.formats._util import check_file_output, check_inside, fmt, parse_float
-from acnekit.validate import bad_file_name
+from acnekit.validate import bad_file_name, read_input_bytes
 
 COLUMNS = ("file_name", "width", "height", "x", "y", "radius", "score", "class_name", "image_id", "id")
 REQUIRED = ("file_name", "width", "height", "x", "y", "radius")
@@ -164,13 +164,9 @@ def _records(images: dict[str, dict], used_ids: set[int], path: Any, keep_outsid
 def load_csv(path: str | Path, *, keep_outside: bool = False) -> AcneDataset:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DatasetError("file not found", path=path) from None
+        text = read_input_bytes(path, "CSV file").decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DatasetError("not UTF-8 text", path=path) from None
-    except OSError as exc:
-        raise DatasetError(f"cannot read ({exc.strerror})", path=path) from None
     if not text.strip():
         raise DatasetError("file is empty, expected CSV with a header row", path=path)
     try:
