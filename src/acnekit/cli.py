@@ -1,7 +1,7 @@
 """The `acnekit` command. A thin layer: each subcommand lives in `acnekit.commands.<name>`
 as a module with ``register(subparsers)``; its handler returns an exit code.
 
-Exit codes: 0 success, 1 the checked thing has problems (e.g. `validate` found issues),
+Exit codes: 0 success, 1 the checked thing has problems (`audit` found some),
 2 user error (one clear line on stderr; traceback only with ``--debug``).
 """
 
