@@ -21,7 +21,7 @@ $(BIN)/acnekit: pyproject.toml constraints.txt
 setup: $(BIN)/acnekit
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest
 
 # the main job: assess photos with the shipped model (PHOTO=file or folder, OUT=folder)
 assess: setup
