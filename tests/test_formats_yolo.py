@@ -8,6 +8,7 @@ from _formats_gen import assert_circles_close, datasets
 from hypothesis import given, settings
 
 from acnekit.circles import Circles
+from acnekit.dataset import ImageRecord
 from acnekit.errors import DatasetError
 from acnekit.formats import read_dataset, write_dataset
 from acnekit.formats._util import UNNAMED_CLASS
@@ -106,3 +107,15 @@ def test_real_round_trip_with_reference(real_json, tmp_path):
         assert (a.id, a.file_name, a.width, a.height) == (b.id, b.file_name, b.width, b.height)
         assert_circles_close(a.circles, b.circles, atol=1e-3)
     assert set(np.concatenate([im.circles.class_name for im in back.images if im.count])) == {"acne"}
+
+
+def test_centre_on_the_border_survives_float_noise():
+    # found by hypothesis: x == width goes through x / w * w and comes back a hair past the border
+    from acnekit.formats._util import check_inside
+
+    rec = ImageRecord(0, "a.jpg", 331, 694, Circles([[331.00000000000006, 0.0]], [5.0]))
+    check_inside(rec, path="a.txt", where=["line 1"])
+    assert rec.circles.xy[0, 0] == 331.0
+    far = ImageRecord(0, "a.jpg", 331, 694, Circles([[331.5, 0.0]], [5.0]))
+    with pytest.raises(DatasetError, match="outside"):
+        check_inside(far, path="a.txt", where=["line 1"])

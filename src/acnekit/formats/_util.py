@@ -55,8 +55,12 @@ def check_box(box: list[float], *, path: Any, where: str) -> None:
 
 def check_inside(rec: ImageRecord, *, path: Any, where: Iterable[str]) -> None:
     """Refuse circles whose centre lies outside the recorded image size (``where``: one
-    location per circle for the message)."""
+    location per circle for the message). Centres beyond the border by float noise only
+    (up to 1e-6 of the image size, e.g. from normalised YOLO coordinates) are moved onto it."""
     c = rec.circles
+    tol = 1e-6 * max(rec.width, rec.height)
+    near = (c.xy >= -tol) & (c.xy <= np.array([rec.width, rec.height]) + tol)
+    c.xy = np.where(near, np.clip(c.xy, 0, [rec.width, rec.height]), c.xy)
     bad = np.flatnonzero(~c.inside(rec.width, rec.height) | (c.radius > max(rec.width, rec.height)))
     if len(bad):
         k = int(bad[0])
