@@ -33,9 +33,9 @@ import numpy as np
 from acnekit.circles import Circles
 from acnekit.dataset import load_dataset
 from acnekit.metrics import evaluate
+from acnekit.metrics.coco_segm import coco_segm_inputs
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "acne04v2" / "Acne04-v2_annotations.json"
-SIDES = 64
 
 
 def jittered(gt, seed: int):
@@ -52,28 +52,6 @@ def jittered(gt, seed: int):
         xy = np.clip(xy, 0, [im.width, im.height])
         images.append(im.with_circles(Circles(xy, r, rng.random(len(r)))))
     return replace(gt, images=images, path="jittered copy")
-
-
-def polygon(x, y, r):
-    rv = r * np.sqrt(2 * np.pi / (SIDES * np.sin(2 * np.pi / SIDES)))  # same area as the disc
-    t = np.arange(SIDES) * 2 * np.pi / SIDES
-    return np.column_stack([x + rv * np.cos(t), y + rv * np.sin(t)]).ravel().tolist()
-
-
-def coco_inputs(gt, pred, mask_mod):
-    images = [{"id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height} for im in gt]
-    anns, dets = [], []
-    for im in gt:
-        for (x, y), r in zip(im.circles.xy, im.circles.radius):
-            anns.append({"id": len(anns) + 1, "image_id": im.id, "category_id": 1, "iscrowd": 0,
-                         "segmentation": [polygon(x, y, r)], "area": float(np.pi * r * r),
-                         "bbox": [x - r, y - r, 2 * r, 2 * r]})
-    for im in pred:
-        c = im.circles
-        for (x, y), r, s in zip(c.xy, c.radius, c.score):
-            rle = mask_mod.merge(mask_mod.frPyObjects([polygon(x, y, r)], im.height, im.width))
-            dets.append({"image_id": im.id, "category_id": 1, "segmentation": rle, "score": float(s)})
-    return {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "acne"}]}, dets
 
 
 def run_coco(coco_mod, eval_cls, gt_dict, dets) -> float:
@@ -133,7 +111,7 @@ def main() -> int:
     from pycocotools.cocoeval import COCOeval
 
     t = time.perf_counter()
-    gt_dict, dets = coco_inputs(gt, pred, mask)
+    gt_dict, dets = coco_segm_inputs(gt, pred, mask)
     print(f"preparation (not timed below): polygons + prediction RLE masks in {time.perf_counter() - t:.1f} s")
     cmed, ctimes, coco_ap50 = timed(lambda g, d: run_coco(coco, COCOeval, g, d), args.coco_repeats,
                                       lambda: fresh(gt_dict, dets))
@@ -145,7 +123,7 @@ def main() -> int:
         from faster_coco_eval.core import mask as fmask
     except ImportError:
         return 0
-    fgt, fdets = coco_inputs(gt, pred, fmask)
+    fgt, fdets = coco_segm_inputs(gt, pred, fmask)
     fmed, ftimes, f_ap50 = timed(lambda g, d: run_coco(fce, fce.COCOeval_faster, g, d), args.coco_repeats,
                                      lambda: fresh(fgt, fdets))
     print(f"faster-coco-eval segm: median {fmed:.3f} s over {len(ftimes)} runs "

@@ -16,16 +16,9 @@ import pytest
 from acnekit.circles import Circles
 from acnekit.dataset import AcneDataset, ImageRecord
 from acnekit.metrics import evaluate
+from acnekit.metrics.coco_segm import coco_segm_inputs
 
 W, H = 320, 240
-SIDES = 64
-
-
-def _polygon(x, y, r):
-    # vertex radius chosen so the 64-gon has the disc's area
-    rv = r * np.sqrt(2 * np.pi / (SIDES * np.sin(2 * np.pi / SIDES)))
-    t = np.arange(SIDES) * 2 * np.pi / SIDES
-    return np.column_stack([x + rv * np.cos(t), y + rv * np.sin(t)]).ravel().tolist()
 
 
 def _generated(seed):
@@ -45,23 +38,6 @@ def _generated(seed):
         gts.append(ImageRecord(i, f"im{i}.jpg", W, H, Circles(gxy, r)))
         preds.append(ImageRecord(i, f"im{i}.jpg", W, H, Circles(pxy, pr, score)))
     return AcneDataset(gts), AcneDataset(preds)
-
-
-def _coco_dicts(gt, pred, mask_mod):
-    images = [{"id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height} for im in gt]
-    anns, dets = [], []
-    for im in gt:
-        for (x, y), r in zip(im.circles.xy, im.circles.radius):
-            anns.append({"id": len(anns) + 1, "image_id": im.id, "category_id": 1, "iscrowd": 0,
-                         "segmentation": [_polygon(x, y, r)], "area": float(np.pi * r * r),
-                         "bbox": [x - r, y - r, 2 * r, 2 * r]})
-    for im in pred:
-        c = im.circles
-        for (x, y), r, s in zip(c.xy, c.radius, c.score):
-            # COCO's loadRes takes result masks as RLE: rasterise the polygon as COCO does for GT
-            rle = mask_mod.merge(mask_mod.frPyObjects([_polygon(x, y, r)], im.height, im.width))
-            dets.append({"image_id": im.id, "category_id": 1, "segmentation": rle, "score": float(s)})
-    return {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "acne"}]}, dets
 
 
 def _coco_precision(coco_mod, eval_cls, gt_dict, dets):
@@ -90,7 +66,7 @@ def test_ap50_matches_pycocotools(seed):
 
     gt, pred = _generated(seed)
     det = evaluate(gt, pred)["detection"]
-    prec = _coco_precision(coco, COCOeval, *_coco_dicts(gt, pred, mask))
+    prec = _coco_precision(coco, COCOeval, *coco_segm_inputs(gt, pred, mask))
     assert 0.3 < det["ap50"] < 0.95  # a set that exercises both hits and misses
     assert abs(det["ap50"] - prec[0].mean()) <= 0.01, (det["ap50"], prec[0].mean())
     # the mean over IoU 0.50:0.95 agrees too (rasterisation matters more at high IoU)
@@ -105,7 +81,7 @@ def test_ap50_matches_faster_coco_eval(seed):
     ours = evaluate(gt, pred)["detection"]["ap50"]
     from faster_coco_eval.core import mask
 
-    theirs = _ap50(fce, fce.COCOeval_faster, *_coco_dicts(gt, pred, mask))
+    theirs = _ap50(fce, fce.COCOeval_faster, *coco_segm_inputs(gt, pred, mask))
     assert abs(ours - theirs) <= 0.01, (ours, theirs)
 
 
@@ -118,4 +94,4 @@ def test_perfect_predictions_score_one_in_both():
     pred = AcneDataset([im.with_circles(Circles(im.circles.xy, im.circles.radius, np.ones(im.count)))
                         for im in gt.images])
     assert evaluate(gt, pred)["detection"]["ap50"] == 1.0
-    assert _ap50(coco, COCOeval, *_coco_dicts(gt, pred, mask)) == pytest.approx(1.0)
+    assert _ap50(coco, COCOeval, *coco_segm_inputs(gt, pred, mask)) == pytest.approx(1.0)
