@@ -157,3 +157,25 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "run" / "best.safetensors").exists()
     assert json.loads((tmp_path / "run" / "val.jsonl").read_text().splitlines()[-1])["step"] == 2
+
+
+def test_detect_cli_writes_valid_predictions_and_refuses_clashing_names(tmp_path, capsys):
+    from PIL import Image
+
+    from acnekit.cli import main
+    from acnekit.validate import load_validated
+
+    torch.manual_seed(0)
+    save_weights(CircleNet().eval(), tmp_path / "m.safetensors", model_card(TrainConfig(), {"score_threshold": 0.4}))
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        Image.fromarray(disc_photo(96, 128, random_circles(96, 128, 3))).save(tmp_path / d / "x.png")
+    out = tmp_path / "pred.json"
+    args = ["detect", "--model", str(tmp_path / "m.safetensors"), "--out", str(out), "--no-progress"]
+    assert main([*args, str(tmp_path / "a")]) == 0
+    ds, issues = load_validated(out)
+    assert not issues and ds.images[0].file_name == "x.png" and (ds.images[0].width, ds.images[0].height) == (128, 96)
+    assert ds.info["score_threshold"] == 0.4
+    assert main([*args, "--force", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    assert "share the file name 'x.png'" in capsys.readouterr().err
+    assert load_validated(out)[0].equals(ds)  # the earlier output is untouched

@@ -15,11 +15,12 @@ def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float 
     """Detect on each photo. Keeps circles >= ``score_thr`` (default: the model's floor,
     ``card["min_score"]``) and records the counting threshold in ``info.score_threshold``
     (``score_thr`` when given, else the model's operating point)."""
-    names = [Path(p).name for p in photos]
-    dup = next((n for n in names if names.count(n) > 1), None) if len(set(names)) < len(names) else None
-    if dup is not None:
-        raise ImageError(f"two photos share the file name {dup!r}; Acne04-v2 names images by file name",
-                         path=next(p for p in photos if Path(p).name == dup))
+    seen: dict[str, Path] = {}
+    for p in map(Path, photos):
+        if p.name in seen:
+            raise ImageError(f"two photos share the file name {p.name!r} ({seen[p.name]} and {p}); "
+                             "Acne04-v2 names images by file name", path=p)
+        seen[p.name] = p
     floor = detector.card["min_score"] if score_thr is None else score_thr
     images = []
     it = list(photos)
