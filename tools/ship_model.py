@@ -25,20 +25,18 @@ import numpy as np
 import yaml
 
 from acnekit.atomic import atomic_write_text
-from acnekit.dataset import AcneDataset, ImageRecord, load_dataset, save_dataset
+from acnekit.dataset import AcneDataset, load_dataset, save_dataset
 from acnekit.detector.data import load_samples, read_name_list
 from acnekit.detector.infer import DEFAULT_MODEL, Detector
+from acnekit.detector.train import predict_samples
 from acnekit.metrics.evaluate import evaluate
 
 
 def predict_val(det: Detector, samples) -> tuple[AcneDataset, AcneDataset, float]:
-    gt, pred = [], []
+    """Ground truth, predictions, and seconds per photo."""
     t0 = time.perf_counter()
-    for i, s in enumerate(samples):
-        h, w = s.image.shape[:2]
-        gt.append(ImageRecord(i, s.name, w, h, s.circles))
-        pred.append(ImageRecord(i, s.name, w, h, det.predict(s.image, score_thr=det.card["min_score"])))
-    return AcneDataset(gt), AcneDataset(pred), (time.perf_counter() - t0) / len(samples)
+    gt, pred = predict_samples(det, samples)
+    return gt, pred, (time.perf_counter() - t0) / len(samples)
 
 
 def count_mae_curve(gt: AcneDataset, pred: AcneDataset, thresholds: np.ndarray) -> np.ndarray:

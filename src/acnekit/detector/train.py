@@ -122,19 +122,24 @@ def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
 
 
 # ---------------------------------------------------------------------------- validation
-def validate(detector: Detector, samples: list[Sample], score_thr: float | None = None) -> dict[str, Any]:
-    """Detect on the val photos at the model's score floor and evaluate with `acnekit.metrics`
-    (counts and P/R/F1 at ``score_thr``; None: the best-F1 threshold)."""
+def predict_samples(detector: Detector, samples: list[Sample]):
+    """(ground truth, predictions at the model's score floor) as datasets over ``samples``."""
     from acnekit.dataset import AcneDataset, ImageRecord
-    from acnekit.metrics.evaluate import evaluate
 
     gt_imgs, pred_imgs = [], []
     for i, s in enumerate(samples):
         h, w = s.image.shape[:2]
         gt_imgs.append(ImageRecord(i, s.name, w, h, s.circles))
         pred_imgs.append(ImageRecord(i, s.name, w, h, detector.predict(s.image, score_thr=detector.card["min_score"])))
-    report = evaluate(AcneDataset(gt_imgs), AcneDataset(pred_imgs), score_thr=score_thr)
-    return report
+    return AcneDataset(gt_imgs), AcneDataset(pred_imgs)
+
+
+def validate(detector: Detector, samples: list[Sample], score_thr: float | None = None) -> dict[str, Any]:
+    """Detect on the val photos at the model's score floor and evaluate with `acnekit.metrics`
+    (counts and P/R/F1 at ``score_thr``; None: the best-F1 threshold)."""
+    from acnekit.metrics.evaluate import evaluate
+
+    return evaluate(*predict_samples(detector, samples), score_thr=score_thr)
 
 
 def summarise(report: dict[str, Any]) -> dict[str, float]:
