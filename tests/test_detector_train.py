@@ -17,6 +17,7 @@ from acnekit.detector.infer import Detector
 from acnekit.detector.loss import losses
 from acnekit.detector.network import CircleNet
 from acnekit.detector.targets import encode_batch
+from acnekit.errors import ModelError
 from acnekit.detector.train import TrainConfig, load_config, model_card, save_weights, train
 
 from _synthetic import disc_photo, random_circles, write_dataset
@@ -75,9 +76,9 @@ def test_photo_mapped_back_to_its_own_pixels():
     """A photo 3x the working scale: circles come back in the photo's pixels."""
 
     class Fixed(Detector):
-        def predict_working(self, rgb):
-            h, w = rgb.shape[:2]
-            return Circles([[w / 2, h / 4]], [5.0], [0.9])
+        def predict_working_batch(self, batch):
+            h, w = batch.shape[1:3]
+            return [Circles([[w / 2, h / 4]], [5.0], [0.9]) for _ in batch]
 
     det = Fixed(CircleNet(), {"working_scale": {"rule": "area", "area": 100 * 80, "max_side": 1024,
                                                  "tile": 640, "overlap": 96}})
@@ -85,12 +86,42 @@ def test_photo_mapped_back_to_its_own_pixels():
     np.testing.assert_allclose(c.xyr, [[150.0, 60.0, 15.0]])
 
 
-def test_onnx_and_torch_agree(tmp_path):
+def test_batched_prediction_equals_one_photo_at_a_time():
+    """Photos of mixed sizes (two share a working size, one is tiled) give the same circles
+    through `predict_many` as through `predict` one by one."""
+    torch.manual_seed(0)
+    det = Detector(CircleNet(), {"bf16": False, "min_score": 0.0, "max_detections": 50, "working_scale": {
+        "rule": "area", "area": 96 * 128, "max_side": 160, "tile": 96, "overlap": 32}})
+    photos = [disc_photo(96, 128, random_circles(96, 128, 3, seed=1)),
+              disc_photo(192, 256, random_circles(192, 256, 3, seed=2)),  # same working size as the first
+              disc_photo(40, 300, random_circles(40, 300, 3, seed=3))]  # working image 200 wide: tiled
+    many = det.predict_many(photos, score_thr=0.0)
+    for rgb, got in zip(photos, many):
+        one = det.predict(rgb, score_thr=0.0)
+        assert len(got) == len(one) > 0
+        np.testing.assert_allclose(got.xyr, one.xyr, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(got.score, one.score, atol=1e-5)
+
+
+def test_tta_switch():
+    det = Detector(CircleNet(), {"tta_flip": True})
+    det.set_tta("model")
+    assert det.card["tta_flip"] is True
+    det.set_tta("off")
+    assert det.card["tta_flip"] is False
+    det.set_tta("on")
+    assert det.card["tta_flip"] is True
+    with pytest.raises(ModelError, match="'sometimes'"):
+        det.set_tta("sometimes")
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_onnx_and_torch_agree(tmp_path, tta):
     pytest.importorskip("onnxruntime")
     from acnekit.detector.export import OnnxDetector, export_onnx
 
     torch.manual_seed(0)
-    det = Detector(CircleNet(), {"bf16": False, "min_score": 0.0})
+    det = Detector(CircleNet(), {"bf16": False, "min_score": 0.0, "tta_flip": tta})
     export_onnx(det, tmp_path / "m.onnx")
     ort_det = OnnxDetector(tmp_path / "m.onnx", det.card)
     rgb = disc_photo(150, 230, random_circles(150, 230, 5))
@@ -179,3 +210,11 @@ def test_detect_cli_writes_valid_predictions_and_refuses_clashing_names(tmp_path
     assert main([*args, "--force", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
     assert "share the file name 'x.png'" in capsys.readouterr().err
     assert load_validated(out)[0].equals(ds)  # the earlier output is untouched
+    # batches of two photos, flip TTA off: same photos, same order, valid output
+    Image.fromarray(disc_photo(96, 128, random_circles(96, 128, 3))).save(tmp_path / "a" / "y.png")
+    Image.fromarray(disc_photo(64, 64, random_circles(64, 64, 2))).save(tmp_path / "a" / "z.png")
+    assert main([*args, "--force", "--batch", "2", "--tta", "off", str(tmp_path / "a")]) == 0
+    ds2, issues = load_validated(out)
+    assert not issues and [im.file_name for im in ds2.images] == ["x.png", "y.png", "z.png"]
+    assert main([*args, "--force", "--batch", "0", str(tmp_path / "a")]) == 2
+    assert "--batch" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from pathlib import Path
 from acnekit.assess import (MIN_SIDE, OUTPUT_NAMES, assess_photo, check_out_dir, check_score_thr, commit, make_parent,
                             render_outputs, stage_dir, write_files)
 from acnekit.atomic import check_output
-from acnekit.commands._common import print_json
+from acnekit.commands._common import add_tta_arg, print_json
 from acnekit.errors import AcneKitError, ImageError
 from acnekit.grading import HAYASHI_UPPER, parse_bands
 from acnekit.imageio import image_size, list_images
@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="physical scale from two points on a ruler (upright photo pixels) MM millimetres apart")
     p.add_argument("--model", metavar="PATH", help="detector weights (.safetensors; default: the shipped model)")
     p.add_argument("--score-thr", type=float, metavar="T", help="detection score threshold (default: the model's)")
+    add_tta_arg(p)
     p.add_argument("--bands", default=",".join(map(str, HAYASHI_UPPER)), metavar="5,20,50",
                    help="grade bands: inclusive upper lesion counts of each grade but the last (default 5,20,50)")
     p.add_argument("--calibration", metavar="CAL.json|default",
@@ -125,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
 
         calibration = load_calibration(args.calibration)
     detector = load_detector(args.model)
+    if args.tta != "model":
+        detector.set_tta(args.tta)
     created = not out_root.exists()
     make_parent(out_root)
     staged = stage_dir(out_root, "acnekit-assess")

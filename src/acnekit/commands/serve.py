@@ -11,6 +11,7 @@ import argparse
 import socket
 import sys
 
+from acnekit.commands._common import add_tta_arg
 from acnekit.errors import AcneKitError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queue", type=int, default=16, metavar="N",
                    help="uploads that may wait for a worker; beyond that the server answers 503 (default 16)")
     p.add_argument("--calibration", metavar="CAL.json|default", help="also show a calibrated grade")
+    add_tta_arg(p)
     p.set_defaults(func=run)
 
 
@@ -80,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         raise AcneKitError(f"the web extra is not installed ({exc.name} missing): pip install 'acnekit[web]'") from None
     check_port(args.host, args.port)
     detector = load_detector(args.model)
+    if args.tta != "model":
+        detector.set_tta(args.tta)
     app = create_app(detector, max_upload_mb=args.max_upload_mb, workers=args.workers, queue=args.queue,
                      max_pixels=args.max_pixels, calibration=args.calibration)
     if args.host not in LOOPBACK:

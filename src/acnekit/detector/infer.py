@@ -95,10 +95,12 @@ class Detector:
 
     @torch.no_grad()
     def heads(self, rgb: np.ndarray) -> dict[str, torch.Tensor]:
-        """Raw heads for an (H, W, 3) uint8 working image, padded to a multiple of 32."""
-        h, w = rgb.shape[:2]
+        """Raw heads for an (H, W, 3) uint8 working image, or a (B, H, W, 3) batch of
+        same-size ones, padded to a multiple of 32."""
+        batch = rgb if rgb.ndim == 4 else rgb[None]
+        h, w = batch.shape[1:3]
         ph, pw = -h % 32, -w % 32
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
+        x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float()
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
         x = x.contiguous(memory_format=torch.channels_last)
@@ -112,26 +114,48 @@ class Detector:
 
     def predict_working(self, rgb: np.ndarray) -> Circles:
         """Circles (score >= min_score) in the pixels of a working-scale image or tile."""
-        heads = self.heads(rgb)
-        c = decode(heads, self.stride, self.card["max_detections"], self.card["min_score"])[0]
-        h, w = rgb.shape[:2]
-        return c[c.inside(w, h)]
+        return self.predict_working_batch(rgb[None])[0]
+
+    def predict_working_batch(self, batch: np.ndarray) -> list[Circles]:
+        """`predict_working` for a (B, H, W, 3) batch of same-size working images."""
+        h, w = batch.shape[1:3]
+        found = decode(self.heads(batch), self.stride, self.card["max_detections"], self.card["min_score"])
+        return [c[c.inside(w, h)] for c in found]
 
     def predict(self, rgb: np.ndarray, score_thr: float | None = None) -> Circles:
         """Circles with scores, in the photo's own pixels; ``score_thr`` defaults to the
         model's operating point (``card["score_threshold"]``)."""
-        h, w = rgb.shape[:2]
-        ww, wh = self.working_size(w, h)
-        work = resize_rgb(rgb, ww, wh)
+        return self.predict_many([rgb], score_thr)[0]
+
+    def predict_many(self, rgbs: list[np.ndarray], score_thr: float | None = None) -> list[Circles]:
+        """`predict` for several photos: those whose working images have the same size and
+        need no tiling go through the network as one batch; the result is the same as
+        calling `predict` on each."""
         ws = self.card["working_scale"]
-        if max(ww, wh) <= ws["max_side"]:
-            c = self.predict_working(work)
-        else:
-            c = tiled_predict(work, self.predict_working, ws["tile"], ws["overlap"])
-        sx, sy = ww / w, wh / h
-        c = c.scaled(1 / sx, 1 / sy)
         thr = self.score_threshold if score_thr is None else float(score_thr)
-        return c[c.score >= thr]
+        works = [resize_rgb(rgb, *self.working_size(rgb.shape[1], rgb.shape[0])) for rgb in rgbs]
+        found: list[Circles | None] = [None] * len(rgbs)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, work in enumerate(works):
+            if max(work.shape[:2]) <= ws["max_side"]:
+                groups.setdefault(work.shape[:2], []).append(i)
+            else:
+                found[i] = tiled_predict(work, self.predict_working, ws["tile"], ws["overlap"])
+        for idx in groups.values():
+            for i, c in zip(idx, self.predict_working_batch(np.stack([works[i] for i in idx]))):
+                found[i] = c
+        out = []
+        for rgb, work, c in zip(rgbs, works, found):
+            c = c.scaled(rgb.shape[1] / work.shape[1], rgb.shape[0] / work.shape[0])
+            out.append(c[c.score >= thr])
+        return out
+
+    def set_tta(self, choice: str) -> None:
+        """``"on"`` / ``"off"`` force flip test-time augmentation; ``"model"`` keeps the card's."""
+        if choice not in ("model", "on", "off"):
+            raise ModelError(f"tta must be model, on or off, got {choice!r}")
+        if choice != "model":
+            self.card["tta_flip"] = choice == "on"
 
 
 def merge_flip(out: dict[str, torch.Tensor], flipped: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

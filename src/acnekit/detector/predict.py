@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -11,29 +12,43 @@ from acnekit.imageio import read_image
 
 
 def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float | None = None,
-                    progress: bool = False) -> AcneDataset:
+                    progress: bool = False, batch: int = 4) -> AcneDataset:
     """Detect on each photo. Keeps circles >= ``score_thr`` (default: the model's floor,
     ``card["min_score"]``) and records the counting threshold in ``info.score_threshold``
-    (``score_thr`` when given, else the model's operating point)."""
+    (``score_thr`` when given, else the model's operating point).
+
+    Photos go through the network ``batch`` at a time (`Detector.predict_many`); the next
+    batch is read and decoded in a background thread while the current one is detected."""
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    photos = [Path(p) for p in photos]
     seen: dict[str, Path] = {}
-    for p in map(Path, photos):
+    for p in photos:
         if p.name in seen:
             raise ImageError(f"two photos share the file name {p.name!r} ({seen[p.name]} and {p}); "
                              "Acne04-v2 names images by file name", path=p)
         seen[p.name] = p
     floor = detector.card["min_score"] if score_thr is None else score_thr
-    images = []
-    it = list(photos)
+    chunks = [photos[i : i + batch] for i in range(0, len(photos), batch)]
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(it, desc="detect", unit="photo")
-    for i, path in enumerate(it):
-        rgb = read_image(path)
-        c = detector.predict(rgb, score_thr=floor)
-        names = ["acne"] * len(c)
-        h, w = rgb.shape[:2]
-        images.append(ImageRecord(i, Path(path).name, w, h, type(c)(c.xy, c.radius, c.score, names)))
+        bar = tqdm(total=len(photos), desc="detect", unit="photo")
+    images = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_read_all, chunks[0]) if chunks else None
+        for k in range(len(chunks)):
+            rgbs = pending.result()
+            pending = pool.submit(_read_all, chunks[k + 1]) if k + 1 < len(chunks) else None
+            for path, rgb, c in zip(chunks[k], rgbs, detector.predict_many(rgbs, score_thr=floor)):
+                h, w = rgb.shape[:2]
+                names = ["acne"] * len(c)
+                images.append(ImageRecord(len(images), path.name, w, h, type(c)(c.xy, c.radius, c.score, names)))
+            if bar is not None:
+                bar.update(len(rgbs))
+    if bar is not None:
+        bar.close()
     info = {
         "description": "acnekit predictions",
         "model": detector.name,
@@ -42,3 +57,7 @@ def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float 
         "score_threshold": detector.score_threshold if score_thr is None else score_thr,
     }
     return AcneDataset(images, info=info)
+
+
+def _read_all(paths: list[Path]) -> list:
+    return [read_image(p) for p in paths]
