@@ -323,10 +323,23 @@ def test_page_docs_and_spec(client):
     assert 'id="overlay"' in page.text
     for asset in ("app.js", "app.css"):
         assert client.get(f"/static/{asset}").status_code == 200
-    assert client.get("/docs").status_code == 200
+    assert client.get("/docs").status_code == 404  # its viewer would load from a CDN: blank offline
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/health", "/api/assess", "/api/summary", "/api/report"} <= set(paths)
     check_error(client.get("/api/nothing"), 404, "not_found")
+
+
+def test_host_header_check(det):
+    from acnekit.web.guard import LOOPBACK_HOSTS, host_name
+
+    assert [host_name(h) for h in ("LocalHost:8000", "127.0.0.1", "[::1]:80", "[::1]")] == \
+        ["localhost", "127.0.0.1", "[::1]", "[::1]"]
+    with TestClient(create_app(det, allowed_hosts=LOOPBACK_HOSTS), base_url="http://127.0.0.1:8000") as c:
+        assert c.get("/api/health").status_code == 200
+        assert c.get("/api/health", headers={"host": "localhost:8000"}).status_code == 200
+        check_error(c.get("/api/health", headers={"host": "evil.example:8000"}), 400, "bad_host", "evil.example")
+        check_error(c.post("/api/assess", headers={"host": "evil.example"}, files={"file": ("x.png", png(), "image/png")}),
+                    400, "bad_host", "localhost")
 
 
 def test_create_app_missing_model(tmp_path):

@@ -20,7 +20,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve", help="web page to assess photos, correct the circles and export JSON / report",
-        description="Serve the acnekit web page and JSON API (docs at /docs). Photos are processed in memory "
+        description="Serve the acnekit web page and JSON API (schema at /openapi.json). Photos are processed in memory "
                     "and never stored. Binds to 127.0.0.1 (this computer only) unless --host says otherwise.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -84,13 +84,17 @@ def run(args: argparse.Namespace) -> int:
     detector = load_detector(args.model)
     if args.tta != "model":
         detector.set_tta(args.tta)
+    from acnekit.web.guard import LOOPBACK_HOSTS
+
+    # bound to this computer only: also refuse requests for other host names (DNS rebinding)
+    allowed = LOOPBACK_HOSTS if args.host in LOOPBACK else None
     app = create_app(detector, max_upload_mb=args.max_upload_mb, workers=args.workers, queue=args.queue,
-                     max_pixels=args.max_pixels, calibration=args.calibration)
+                     max_pixels=args.max_pixels, calibration=args.calibration, allowed_hosts=allowed)
     if args.host not in LOOPBACK:
         print(f"acnekit serve: warning: listening on {args.host}: other computers on the network can reach "
               "this server; it has no login", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"acnekit serve: model {detector.name}; open http://{host}:{args.port}/ (API docs at /docs); "
+    print(f"acnekit serve: model {detector.name}; open http://{host}:{args.port}/ (API schema at /openapi.json); "
           "Ctrl+C to stop", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=5)

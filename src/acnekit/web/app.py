@@ -2,7 +2,8 @@
 
 ``create_app(detector=None, ...)`` builds it; ``acnekit serve`` runs it with uvicorn.
 
-API (OpenAPI docs at ``/docs``):
+API (OpenAPI schema at ``/openapi.json``; no ``/docs`` page, whose viewer would load from a
+CDN and stay blank offline):
 
 * ``GET /api/health``: status, model, limits.
 * ``POST /api/assess``: multipart ``file`` (a photo), optional ``px_per_mm`` or ``ruler``
@@ -39,7 +40,7 @@ from acnekit.grading import HAYASHI_UPPER
 from acnekit.imageio import max_pixels_default
 from acnekit.scale import ScaleError
 from acnekit.web import service
-from acnekit.web.guard import Gate, Guard
+from acnekit.web.guard import Gate, Guard, HostCheck
 from acnekit.web.pool import WorkerPool
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -96,11 +97,12 @@ async def _read_limited(upload: UploadFile, limit: int, what: str) -> bytes:
 
 def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, queue: int = QUEUE,
                max_pixels: int | None = None, model: str | Path | None = None, bands: Sequence[int] = HAYASHI_UPPER,
-               calibration=None) -> FastAPI:
+               calibration=None, allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """The app. ``detector``: anything with ``predict(rgb, score_thr=None) -> Circles``,
     ``name``, ``score_threshold`` and ``working_scale`` (default: `Detector.load(model)`,
     the shipped model when ``model`` is None; a `ModelError` is raised here, not at the
-    first upload). ``calibration``: None, a Calibration, a path or ``"default"``."""
+    first upload). ``calibration``: None, a Calibration, a path or ``"default"``.
+    ``allowed_hosts``: host names the ``Host`` header may give (None: any)."""
     if max_upload_mb <= 0:
         raise ValueError(f"max_upload_mb must be > 0, got {max_upload_mb}")
     if queue < 0:
@@ -123,13 +125,15 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
         yield
         pool.shutdown()
 
-    app = FastAPI(title="acnekit", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="acnekit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Detect, count, size and grade acne lesions on a face photo; correct the circles; "
                               "export Acne04-v2 JSON and an HTML report.")
     gate = Gate(workers + queue)
     app.add_middleware(Guard, gate=gate, heavy_paths={"/api/assess", "/api/report"}, default_limit=ASSESSMENT_LIMIT,
                        limits={"/api/assess": upload_limit + FORM_SLACK,
                                "/api/report": upload_limit + ASSESSMENT_LIMIT + FORM_SLACK})
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=set(allowed_hosts))
     app.state.detector = detector
     app.state.pool = pool
 

@@ -7,6 +7,8 @@
   taken (``workers`` running plus ``queue`` waiting) the request is answered 503 with
   ``Retry-After`` before its body is read. Memory is thus bounded by the slot count times
   the upload limit, however many clients connect.
+* Host (`HostCheck`): a server bound to this computer only answers requests whose ``Host``
+  header names this computer, so a web page elsewhere cannot reach it through DNS rebinding.
 """
 
 from __future__ import annotations
@@ -122,3 +124,32 @@ def _counting(receive: Receive, limit: int) -> Receive:
         return message
 
     return wrapped
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def host_name(header: str) -> str:
+    """The host part of a ``Host`` header, lower case, without the port (IPv6 kept in brackets)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        end = header.find("]")
+        return header[: end + 1] if end > 0 else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class HostCheck:
+    """Answer 400 to HTTP requests whose ``Host`` header is not one of ``allowed``."""
+
+    def __init__(self, app, *, allowed: frozenset[str] | set[str]):
+        self.app = app
+        self.allowed = frozenset(h.lower() for h in allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if host_name(raw) not in self.allowed:
+                await send_error(send, 400, "bad_host", f"Host header {raw!r} is not allowed; this server answers "
+                                 f"to {', '.join(sorted(self.allowed))}")
+                return
+        await self.app(scope, receive, send)
