@@ -2,7 +2,9 @@
 
     python bench/bench_detector.py [--model PATH] [--val] [--threads N]
 
-- one 640x640 photo (acne04-640/val.txt's first): detect, median of 5 after a warm-up;
+- one 640x640 photo (acne04-640/val.txt's first): detect, median of 5 after a warm-up, with the
+  model's settings and then with flip TTA off/on x fp32/bf16 (bf16 pays only on CPUs with
+  native bf16 instructions: avx512_bf16 or AMX);
 - one full-resolution photo (fullres/, 3112x3456): read + resize + detect + map back, median of 5;
 - peak resident memory of this process (ru_maxrss);
 - --val: AP50 / F1 / count MAE / Hayashi grade accuracy on all val photos at the model's
@@ -55,6 +57,13 @@ def main() -> int:
     small = read_image(DATA / "acne04-640" / "images" / names[0])
     t = median_time(lambda: det.predict(small))
     print(f"640x640 photo, detect: median {t:.3f} s (target <= 0.25 s)")
+    saved = dict(det.card)
+    for tta in (False, True):
+        for bf16 in (False, True):
+            det.card.update(tta_flip=tta, bf16=bf16)
+            t = median_time(lambda: det.predict(small))
+            print(f"  flip TTA {'on ' if tta else 'off'}, {'bf16' if bf16 else 'fp32'}: median {t:.3f} s")
+    det.card = saved
     full = sorted((DATA / "fullres").glob("*.jpg"))[0]
     t = median_time(lambda: det.predict(read_image(full)))
     print(f"{full.name} full resolution, read + detect + map back: median {t:.3f} s (target <= 1.0 s)")
