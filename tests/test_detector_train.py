@@ -156,14 +156,29 @@ def test_train_writes_config_checkpoints_and_resumes(tmp_path):
     Detector.load(run / "best.safetensors")
 
 
-def test_training_is_reproducible(tmp_path):
+def test_training_is_reproducible_with_or_without_loader_workers(tmp_path):
     paths = write_dataset(tmp_path / "data")
-    for name in ("a", "b"):
-        train(_cfg(paths, tmp_path / name, val_list=""), show_progress=False)
+    for name, workers in (("a", 0), ("b", 2)):
+        train(_cfg(paths, tmp_path / name, val_list="", steps=3, workers=workers), show_progress=False)
     from safetensors.torch import load_file
 
     a, b = load_file(str(tmp_path / "a" / "best.safetensors")), load_file(str(tmp_path / "b" / "best.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_loader_workers_give_the_batches_of_the_same_steps_in_order(tmp_path):
+    from acnekit.dataset import load_dataset
+    from acnekit.detector.batches import step_batches
+    from acnekit.detector.data import AugmentConfig, load_samples, read_name_list
+
+    paths = write_dataset(tmp_path / "data")
+    samples = load_samples(load_dataset(paths["annotations"]), paths["images"], read_name_list(paths["train_list"]))
+    args = (samples, AugmentConfig(crop=64), 2, 7, 0, 3, 8, 2)  # seed 7, rank 0, steps 3..7, stride 2
+    inline, ahead = list(step_batches(*args, workers=0)), list(step_batches(*args, workers=2))
+    assert len(inline) == len(ahead) == 5
+    for (c1, m1), (c2, m2) in zip(inline, ahead):
+        assert np.array_equal(c1, c2) and all(np.array_equal(m1[k], m2[k]) for k in m1)
+    assert not np.array_equal(inline[0][0], inline[1][0])  # the steps differ from one another
 
 
 def test_unknown_config_key_is_a_clear_error():

@@ -3,7 +3,8 @@
 - Config: `TrainConfig` from a YAML file plus overrides; the resolved config is written to
   ``<out>/config.yaml`` before the first step.
 - Seeded: the batch of step ``t`` on rank ``k`` comes from ``numpy.random.default_rng([seed, k, t])``,
-  so a resumed run sees the same batches as an uninterrupted one.
+  so a resumed run sees the same batches as an uninterrupted one, with or without loader
+  workers (`batches.step_batches`).
 - Periodic validation on the val photos with acnekit's own metrics; the checkpoint with the
   best val AP50 is kept as ``best.safetensors`` (+ model card ``best.json``); ``last.ckpt``
   holds what resuming needs.
@@ -21,16 +22,15 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 
 from acnekit.atomic import atomic_write_bytes, atomic_write_text
-from acnekit.detector.data import AugmentConfig, Sample, load_samples, make_batch, read_name_list
+from acnekit.detector.batches import step_batches
+from acnekit.detector.data import AugmentConfig, Sample, load_samples, read_name_list
 from acnekit.detector.infer import DEFAULT_CARD, Detector
 from acnekit.detector.loss import losses
 from acnekit.detector.network import CircleNet, load_imagenet_backbone
-from acnekit.detector.targets import encode_batch
 from acnekit.errors import AcneKitError
 
 log = logging.getLogger("acnekit.train")
@@ -58,6 +58,7 @@ class TrainConfig:
     bf16: bool = True  # CPU autocast; CUDA uses fp16 autocast
     device: str = "auto"
     threads: int = 0  # torch CPU threads, 0 = torch default
+    workers: int = 0  # processes making batches ahead of the training step (0: in the training process)
     width: int = 64
     head_width: int = 32
     loss_weights: dict = field(default_factory=lambda: {"heatmap": 1.0, "radius": 1.0, "offset": 1.0})
@@ -244,13 +245,12 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
 
         bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", dynamic_ncols=True)
     t0, running = time.time() - spent, {}
-    for step in range(start, cfg.steps):
+    batches = step_batches(train_samples, cfg.augment, cfg.batch, cfg.seed, rank, start, cfg.steps, model.stride,
+                           cfg.workers)
+    for step, (crops, maps) in zip(range(start, cfg.steps), batches):
         progress = progress_at(step, time.time() - t0, cfg)
-        rng = np.random.default_rng([cfg.seed, rank, step])
-        crops, circles = make_batch(train_samples, rng, cfg.batch, cfg.augment)
         x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().to(device).contiguous(memory_format=torch.channels_last)
-        out_hw = (cfg.augment.crop // model.stride, cfg.augment.crop // model.stride)
-        tgt = {k: torch.from_numpy(v).to(device) for k, v in encode_batch(circles, out_hw, model.stride).items()}
+        tgt = {k: torch.from_numpy(v).to(device) for k, v in maps.items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress, cfg)
         model.train()
@@ -307,6 +307,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             os.replace(tmp, ckpt)
         if last:
             break
+    del batches  # stops loader workers, if any
     if bar is not None:
         bar.close()
     if world > 1:
