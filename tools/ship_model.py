@@ -50,6 +50,8 @@ def main() -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--save-val", type=Path, help="also write val GT/predictions JSON here (outside the repo)")
+    ap.add_argument("--name", default="acnekit-circlenet-v2", help="model name in the card")
+    ap.add_argument("--note", default="", help="how the run was made, when the config alone does not say (card)")
     args = ap.parse_args()
 
     cfg = yaml.safe_load((args.run / "config.yaml").read_text())
@@ -80,7 +82,7 @@ def main() -> int:
     det_m, cnt, grd = report["detection"], report["counting"], report["grading"]
     card = {
         **det.card,
-        "name": "acnekit-circlenet-v1",
+        "name": args.name,
         "description": "CenterNet-style circle detector (MobileNetV2 features to stride 16, FPN decoder to "
                        "stride 2, heads: centre heatmap, sub-cell offset, log radius).",
         "data": {
@@ -97,6 +99,7 @@ def main() -> int:
             "selected_step": max(val_log, key=lambda e: e["ap50"])["step"],
             "val_history": val_log,
             "hardware": "2-core x86_64 CPU, bf16 autocast, no GPU",
+            **({"note": args.note} if args.note else {}),
         },
         "selection": {
             "tta_flip": tta,
