@@ -103,6 +103,23 @@ def test_batched_prediction_equals_one_photo_at_a_time():
         np.testing.assert_allclose(got.score, one.score, atol=1e-5)
 
 
+def test_resized_photos_are_jpeg_round_tripped_like_the_training_copies():
+    from acnekit.detector.infer import jpeg_round_trip
+    from acnekit.imageio import resize_rgb
+
+    det = Detector(CircleNet(), {"working_scale": {"rule": "area", "area": 64 * 48, "max_side": 1024,
+                                                    "tile": 640, "overlap": 96}})
+    at_scale = disc_photo(48, 64, random_circles(48, 64, 2))
+    assert det.working_image(at_scale) is at_scale  # already at the working scale: untouched
+    big = disc_photo(96, 128, random_circles(96, 128, 3))
+    plain = resize_rgb(big, 64, 48)
+    got = det.working_image(big)
+    assert got.shape == (48, 64, 3) and np.array_equal(got, jpeg_round_trip(plain, 75))
+    assert not np.array_equal(got, plain)
+    det.card["working_jpeg_quality"] = None
+    assert np.array_equal(det.working_image(big), plain)
+
+
 def test_tta_switch():
     det = Detector(CircleNet(), {"tta_flip": True})
     det.set_tta("model")
@@ -121,7 +138,7 @@ def test_onnx_and_torch_agree(tmp_path, tta):
     from acnekit.detector.export import OnnxDetector, export_onnx
 
     torch.manual_seed(0)
-    det = Detector(CircleNet(), {"bf16": False, "min_score": 0.0, "tta_flip": tta})
+    det = Detector(CircleNet(), {"bf16": False, "min_score": 0.0, "tta_flip": tta, "working_jpeg_quality": None})
     export_onnx(det, tmp_path / "m.onnx")
     ort_det = OnnxDetector(tmp_path / "m.onnx", det.card)
     rgb = disc_photo(150, 230, random_circles(150, 230, 5))

@@ -2,7 +2,9 @@
 
 Working scale: a photo of any size is resized, keeping its aspect ratio, so that its area is
 ``card["working_scale"]["area"]`` pixels (640 x 640 by default: the size of the training
-copies, made from 3112x3456 originals). If the working image is larger than ``max_side`` it is
+copies, made from 3112x3456 originals), then, like those copies, JPEG-encoded at quality 75
+and decoded (``working_jpeg_quality``): the model was trained on JPEG-smoothed copies and
+finds spurious lesions in the fine texture of a sharper resize. If the working image is larger than ``max_side`` it is
 tiled (`tiling.tiled_predict`). Circles are mapped back to the photo's own pixels.
 """
 
@@ -35,6 +37,9 @@ DEFAULT_CARD: dict[str, Any] = {
     "max_detections": 500,
     "tta_flip": False,
     "bf16": True,
+    # a resized photo is JPEG-encoded at this quality (4:2:0) and decoded before detection, so
+    # that it looks like the training copies (640x640 JPEG, quality 75); None: not re-encoded
+    "working_jpeg_quality": 75,
 }
 
 
@@ -133,7 +138,7 @@ class Detector:
         calling `predict` on each."""
         ws = self.card["working_scale"]
         thr = self.score_threshold if score_thr is None else float(score_thr)
-        works = [resize_rgb(rgb, *self.working_size(rgb.shape[1], rgb.shape[0])) for rgb in rgbs]
+        works = [self.working_image(rgb) for rgb in rgbs]
         found: list[Circles | None] = [None] * len(rgbs)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, work in enumerate(works):
@@ -150,12 +155,35 @@ class Detector:
             out.append(c[c.score >= thr])
         return out
 
+    def working_image(self, rgb: np.ndarray) -> np.ndarray:
+        """The photo at the working scale; when it had to be resized, JPEG round-tripped at
+        ``card["working_jpeg_quality"]`` like the training copies."""
+        h, w = rgb.shape[:2]
+        ww, wh = self.working_size(w, h)
+        if (ww, wh) == (w, h):
+            return rgb
+        work = resize_rgb(rgb, ww, wh)
+        quality = self.card.get("working_jpeg_quality")
+        return jpeg_round_trip(work, int(quality)) if quality else work
+
     def set_tta(self, choice: str) -> None:
         """``"on"`` / ``"off"`` force flip test-time augmentation; ``"model"`` keeps the card's."""
         if choice not in ("model", "on", "off"):
             raise ModelError(f"tta must be model, on or off, got {choice!r}")
         if choice != "model":
             self.card["tta_flip"] = choice == "on"
+
+
+def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """Encode as JPEG (4:2:0 chroma subsampling) at ``quality`` and decode again."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, subsampling="4:2:0")
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"))
 
 
 def merge_flip(out: dict[str, torch.Tensor], flipped: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
