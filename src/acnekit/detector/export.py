@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from acnekit.atomic import atomic_write_bytes
-from acnekit.detector.infer import Detector, merge_flip
+from acnekit.detector.infer import Detector
 from acnekit.errors import ModelError
 
 HEADS = ("heatmap", "offset", "log_radius")
@@ -46,7 +46,8 @@ def export_onnx(detector: Detector, path: str | Path, *, size: int = 640, overwr
 
 
 class OnnxDetector(Detector):
-    """Same pre- and post-processing as `Detector`; the network runs in onnxruntime (fp32)."""
+    """Same pre- and post-processing (padding, flip TTA, decoding) as `Detector`; only
+    `forward`, the network itself, runs in onnxruntime (fp32)."""
 
     def __init__(self, onnx_path: str | Path, card: dict):
         try:
@@ -56,24 +57,7 @@ class OnnxDetector(Detector):
         self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         self.card = {**card, "bf16": False}
 
-    @torch.no_grad()
-    def heads(self, rgb: np.ndarray) -> dict[str, torch.Tensor]:
-        """Raw heads for one (H, W, 3) working image or a (B, H, W, 3) batch (run one image
-        at a time), with flip test-time augmentation when the card asks for it."""
-        batch = rgb if rgb.ndim == 4 else rgb[None]
-        h, w = batch.shape[1:3]
-        ph, pw = -h % 32, -w % 32
-        parts = []
-        for im in batch:
-            x = np.ascontiguousarray(im).transpose(2, 0, 1)[None].astype(np.float32)
-            if ph or pw:
-                x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
-            out = self._run(x)
-            if self.card.get("tta_flip"):
-                out = merge_flip(out, {k: v.flip(-1) for k, v in self._run(np.ascontiguousarray(x[..., ::-1])).items()})
-            parts.append(out)
-        return {k: torch.cat([p[k] for p in parts]) for k in HEADS}
-
-    def _run(self, x: np.ndarray) -> dict[str, torch.Tensor]:
-        outs = self.session.run(list(HEADS), {"image": x})
-        return {k: torch.from_numpy(v) for k, v in zip(HEADS, outs)}
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The exported graph on each image of the padded batch (its batch axis is fixed at 1)."""
+        runs = [self.session.run(list(HEADS), {"image": im[None].contiguous().numpy()}) for im in x]
+        return {k: torch.from_numpy(np.concatenate([r[i] for r in runs])) for i, k in enumerate(HEADS)}

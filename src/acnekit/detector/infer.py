@@ -4,8 +4,8 @@ Working scale: a photo of any size is resized, keeping its aspect ratio, so that
 ``card["working_scale"]["area"]`` pixels (640 x 640 by default: the size of the training
 copies, made from 3112x3456 originals), then, like those copies, JPEG-encoded at quality 75
 and decoded (``working_jpeg_quality``): the model was trained on JPEG-smoothed copies and
-finds spurious lesions in the fine texture of a sharper resize. If the working image is larger than ``max_side`` it is
-tiled (`tiling.tiled_predict`). Circles are mapped back to the photo's own pixels.
+finds spurious lesions in the fine texture of a sharper resize. If the working image is
+larger than ``max_side`` it is tiled (`tiling.tiled_predict`). Circles are mapped back to the photo's own pixels.
 """
 
 from __future__ import annotations
@@ -111,11 +111,14 @@ class Detector:
         x = x.contiguous(memory_format=torch.channels_last)
         use_bf16 = bool(self.card.get("bf16")) and x.device.type == "cpu"
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            out = {k: v.float() for k, v in self.model(x).items()}
+            out = self.forward(x)
             if self.card.get("tta_flip"):
-                flipped = {k: v.float().flip(-1) for k, v in self.model(x.flip(-1)).items()}
-                out = merge_flip(out, flipped)
+                out = merge_flip(out, {k: v.flip(-1) for k, v in self.forward(x.flip(-1)).items()})
         return out
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The network on a padded (B, 3, H, W) float batch: raw heads as float32."""
+        return {k: v.float() for k, v in self.model(x).items()}
 
     def predict_working(self, rgb: np.ndarray) -> Circles:
         """Circles (score >= min_score) in the pixels of a working-scale image or tile."""
