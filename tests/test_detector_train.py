@@ -17,8 +17,8 @@ from acnekit.detector.infer import Detector
 from acnekit.detector.loss import losses
 from acnekit.detector.network import CircleNet
 from acnekit.detector.targets import encode_batch
-from acnekit.errors import ModelError
 from acnekit.detector.train import TrainConfig, load_config, model_card, save_weights, train
+from acnekit.errors import ModelError
 
 from _synthetic import disc_photo, random_circles, write_dataset
 

@@ -14,6 +14,13 @@ def add_tta_arg(p) -> None:
                         "(off is about twice as fast, slightly less accurate)")
 
 
+def apply_tta(detector, choice: str) -> None:
+    """Apply ``--tta``: "model" leaves the detector as loaded (so stand-in detectors in
+    tests need no `set_tta`); "on" / "off" force it."""
+    if choice != "model":
+        detector.set_tta(choice)
+
+
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=2, default=_default)
     sys.stdout.write("\n")

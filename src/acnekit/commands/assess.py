@@ -18,7 +18,7 @@ from pathlib import Path
 from acnekit.assess import (MIN_SIDE, OUTPUT_NAMES, assess_photo, check_out_dir, check_score_thr, commit, make_parent,
                             render_outputs, stage_dir, write_files)
 from acnekit.atomic import check_output
-from acnekit.commands._common import add_tta_arg, print_json
+from acnekit.commands._common import add_tta_arg, apply_tta, print_json
 from acnekit.errors import AcneKitError, ImageError
 from acnekit.grading import HAYASHI_UPPER, parse_bands
 from acnekit.imageio import image_size, list_images
@@ -126,8 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
         calibration = load_calibration(args.calibration)
     detector = load_detector(args.model)
-    if args.tta != "model":
-        detector.set_tta(args.tta)
+    apply_tta(detector, args.tta)
     created = not out_root.exists()
     make_parent(out_root)
     staged = stage_dir(out_root, "acnekit-assess")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from acnekit.commands._common import add_tta_arg
+from acnekit.commands._common import add_tta_arg, apply_tta
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     photos = list_images(args.photos)
     check_output(args.out, overwrite=args.force, inputs=photos)
     detector = Detector.load(args.model)
-    detector.set_tta(args.tta)
+    apply_tta(detector, args.tta)
     ds = predict_dataset(detector, photos, score_thr=args.score_thr, progress=not args.no_progress,
                          batch=args.batch)
     save_dataset(ds, args.out, overwrite=args.force)

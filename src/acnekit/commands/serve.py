@@ -11,7 +11,7 @@ import argparse
 import socket
 import sys
 
-from acnekit.commands._common import add_tta_arg
+from acnekit.commands._common import add_tta_arg, apply_tta
 from acnekit.errors import AcneKitError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -82,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise AcneKitError(f"the web extra is not installed ({exc.name} missing): pip install 'acnekit[web]'") from None
     check_port(args.host, args.port)
     detector = load_detector(args.model)
-    if args.tta != "model":
-        detector.set_tta(args.tta)
+    apply_tta(detector, args.tta)
     from acnekit.web.guard import LOOPBACK_HOSTS
 
     # bound to this computer only: also refuse requests for other host names (DNS rebinding)
