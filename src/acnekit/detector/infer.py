@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from acnekit.circles import Circles
 from acnekit.detector.decode import decode
+from acnekit.detector.fuse import fold_batchnorm
 from acnekit.detector.network import CircleNet
 from acnekit.detector.tiling import tiled_predict
 from acnekit.errors import ModelError
@@ -50,13 +51,17 @@ def card_path(weights: Path) -> Path:
 class Detector:
     stride = CircleNet.stride  # input pixels per output cell
 
-    def __init__(self, model: CircleNet, card: dict[str, Any] | None = None):
+    def __init__(self, model: CircleNet, card: dict[str, Any] | None = None, *, fold_bn: bool = False):
+        """``model`` is used as is (training validates the live model through this class);
+        ``fold_bn`` runs a copy with BatchNorm folded into the convolutions instead (the same
+        heads to float rounding, about a quarter faster on CPU), for frozen weights."""
         self.model = model.eval().to(memory_format=torch.channels_last)
+        self.net = fold_batchnorm(self.model).to(memory_format=torch.channels_last) if fold_bn else self.model
         self.card = {**DEFAULT_CARD, **(card or {})}
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Detector":
+    def load(cls, path: str | Path | None = None, *, fold_bn: bool = True) -> "Detector":
         """Load weights (.safetensors) and the model card beside them (same name, .json).
         ``None`` loads the default model shipped in ``acnekit/weights``."""
         from safetensors.torch import load_file
@@ -79,7 +84,7 @@ class Detector:
             model.load_state_dict(state, strict=True)
         except Exception as exc:  # safetensors / shape mismatch
             raise ModelError(f"cannot load model weights ({str(exc).splitlines()[0][:200]})", path=weights) from None
-        return cls(model, card)
+        return cls(model, card, fold_bn=fold_bn)
 
     @property
     def name(self) -> str:
@@ -118,7 +123,7 @@ class Detector:
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The network on a padded (B, 3, H, W) float batch: raw heads as float32."""
-        return {k: v.float() for k, v in self.model(x).items()}
+        return {k: v.float() for k, v in self.net(x).items()}
 
     def predict_working(self, rgb: np.ndarray) -> Circles:
         """Circles (score >= min_score) in the pixels of a working-scale image or tile."""
