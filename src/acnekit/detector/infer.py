@@ -37,7 +37,7 @@ DEFAULT_CARD: dict[str, Any] = {
     "min_score": 0.05,
     "max_detections": 500,
     "tta_flip": False,
-    "bf16": True,
+    "bf16": False,  # bf16 autocast: faster only on CPUs with native bf16 (avx512_bf16, AMX)
     # a resized photo is JPEG-encoded at this quality (4:2:0) and decoded before detection, so
     # that it looks like the training copies (640x640 JPEG, quality 75); None: not re-encoded
     "working_jpeg_quality": 75,
