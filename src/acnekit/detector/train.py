@@ -55,7 +55,7 @@ class TrainConfig:
     log_every: int = 20
     seed: int = 0
     pretrained: bool = True
-    bf16: bool = True  # CPU autocast; CUDA uses fp16 autocast
+    bf16: bool = False  # CPU bf16 autocast: pays only with native bf16 (avx512_bf16, AMX); CUDA always uses fp16 autocast
     device: str = "auto"
     threads: int = 0  # torch CPU threads, 0 = torch default
     workers: int = 0  # processes making batches ahead of the training step (0: in the training process)
