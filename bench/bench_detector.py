@@ -30,7 +30,8 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 def median_time(fn, n: int = 5) -> float:
-    fn()  # warm-up
+    for _ in range(3):  # warm-up: oneDNN builds and caches its kernels over the first calls
+        fn()
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
