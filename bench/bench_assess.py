@@ -31,7 +31,9 @@ def main() -> int:
 
     from acnekit.assess import assess_photo, write_outputs
     from acnekit.detector.infer import DEFAULT_MODEL, Detector
+    from acnekit.heap import keep_freed_memory
 
+    keep_freed_memory()  # as the acnekit CLI does
     photo = args.photo
     if photo is None:
         found = sorted(FULLRES.glob("*.jpg")) if FULLRES.is_dir() else []

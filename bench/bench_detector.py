@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from acnekit.detector.infer import Detector
+from acnekit.heap import keep_freed_memory
 from acnekit.imageio import read_image
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -51,9 +52,10 @@ def main() -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
+    heap = keep_freed_memory()  # as the acnekit CLI does
     det = Detector.load(args.model)
     print(f"model {det.name}, flip TTA {det.card.get('tta_flip')}, bf16 {det.card.get('bf16')}, "
-          f"threads {torch.get_num_threads()}")
+          f"threads {torch.get_num_threads()}, freed memory kept in the heap {heap}")
     names = (DATA / "acne04-640" / "val.txt").read_text().split()
     small = read_image(DATA / "acne04-640" / "images" / names[0])
     t = median_time(lambda: det.predict(small))

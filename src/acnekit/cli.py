@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 from acnekit.errors import AcneKitError
+from acnekit.heap import keep_freed_memory
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    keep_freed_memory()  # detector passes reuse their feature-map memory (see acnekit.heap)
     try:
         return int(args.func(args) or 0)
     except AcneKitError as exc:
