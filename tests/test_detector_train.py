@@ -205,6 +205,38 @@ def test_unknown_config_key_is_a_clear_error():
         load_config(None, {"stepz": 3})
 
 
+def test_init_from_starts_training_from_given_weights(tmp_path):
+    torch.manual_seed(3)
+    start = CircleNet().eval()
+    save_weights(start, tmp_path / "start.safetensors", model_card(TrainConfig(), {}))
+    paths = write_dataset(tmp_path / "data")
+    # lr 0 and no BatchNorm updates that matter for equality: compare a weight BN never touches
+    train(_cfg(paths, tmp_path / "run", val_list="", steps=1, lr=0.0, init_from=str(tmp_path / "start.safetensors")),
+          show_progress=False)
+    from safetensors.torch import load_file
+
+    after = load_file(str(tmp_path / "run" / "best.safetensors"))
+    for name in ("backbone.0.0.weight", "lateral.16.weight", "head.heatmap.weight", "head.log_radius.bias"):
+        assert torch.equal(after[name], start.state_dict()[name]), name
+    fresh = CircleNet().state_dict()
+    assert not torch.equal(after["lateral.16.weight"], fresh["lateral.16.weight"])
+
+
+def test_init_from_bad_weights_is_a_clear_error(tmp_path):
+    from acnekit.detector.train import load_init_weights
+    from acnekit.errors import AcneKitError
+
+    with pytest.raises(AcneKitError, match="not found") as info:
+        load_init_weights(CircleNet(), str(tmp_path / "missing.safetensors"))
+    assert "missing.safetensors" in str(info.value)
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(AcneKitError, match="not a readable safetensors"):
+        load_init_weights(CircleNet(), str(tmp_path / "junk.safetensors"))
+    save_weights(CircleNet(width=32).eval(), tmp_path / "narrow.safetensors", model_card(TrainConfig(), {}))
+    with pytest.raises(AcneKitError, match="do not fit this network"):
+        load_init_weights(CircleNet(), str(tmp_path / "narrow.safetensors"))
+
+
 def test_ddp_two_cpu_processes(tmp_path):
     paths = write_dataset(tmp_path / "data")
     args = [f"--set={k}={v}" for k, v in paths.items()]

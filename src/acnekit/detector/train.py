@@ -55,6 +55,7 @@ class TrainConfig:
     log_every: int = 20
     seed: int = 0
     pretrained: bool = True
+    init_from: str = ""  # safetensors of a CircleNet of the same width to fine-tune from (replaces `pretrained`)
     bf16: bool = False  # CPU bf16 autocast: pays only with native bf16 (avx512_bf16, AMX); CUDA always uses fp16 autocast
     device: str = "auto"
     threads: int = 0  # torch CPU threads, 0 = torch default
@@ -188,6 +189,25 @@ def save_weights(model: torch.nn.Module, path: Path, card: dict[str, Any]) -> No
     atomic_write_text(path.with_suffix(".json"), json.dumps(card, indent=2), overwrite=True)
 
 
+def load_init_weights(model: torch.nn.Module, path: str) -> None:
+    """Start from a trained CircleNet's weights (strict: same architecture) instead of ImageNet."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(path)
+    except FileNotFoundError:
+        raise AcneKitError("init_from: weights not found", path=path) from None
+    except (SafetensorError, OSError) as exc:
+        raise AcneKitError(f"init_from: not a readable safetensors file ({exc})", path=path) from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0:2]
+        raise AcneKitError(f"init_from: weights do not fit this network (width/head_width?): {' '.join(first)}",
+                           path=path) from None
+
+
 def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) -> dict[str, Any]:
     rank, world, local_rank = _dist_info()
     device = _device(cfg, local_rank)
@@ -213,7 +233,9 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     val_samples = load_samples(ds, cfg.images, val_names) if (rank == 0 and val_names) else []
 
     model = CircleNet(width=cfg.width, head_width=cfg.head_width)
-    if cfg.pretrained and not resume:
+    if cfg.init_from and not resume:
+        load_init_weights(model, cfg.init_from)
+    elif cfg.pretrained and not resume:
         load_imagenet_backbone(model)
     frozen = model.backbone[: cfg.freeze_layers]
     for p in frozen.parameters():
