@@ -282,3 +282,15 @@ def test_detect_cli_writes_valid_predictions_and_refuses_clashing_names(tmp_path
     assert not issues and [im.file_name for im in ds2.images] == ["x.png", "y.png", "z.png"]
     assert main([*args, "--force", "--batch", "0", str(tmp_path / "a")]) == 2
     assert "--batch" in capsys.readouterr().err
+
+
+def test_shipped_recipes_load_and_the_finetune_stage_starts_from_the_first():
+    from importlib.resources import files
+
+    configs = files("acnekit") / "configs"
+    base = load_config(str(configs / "circlenet.yaml"), {}).to_dict()
+    tune = load_config(str(configs / "circlenet-finetune.yaml"), {}).to_dict()
+    assert tune["init_from"] == str(os.path.join(base["out"], "best.safetensors"))
+    changed = {k for k in base if base[k] != tune[k]}
+    assert changed <= {"out", "init_from", "max_minutes", "freeze_layers", "lr", "warmup", "val_every"}
+    assert tune["freeze_layers"] == 0 < base["freeze_layers"]
