@@ -50,7 +50,7 @@ def main() -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--save-val", type=Path, help="also write val GT/predictions JSON here (outside the repo)")
-    ap.add_argument("--name", default="acnekit-circlenet-v3", help="model name in the card")
+    ap.add_argument("--name", default="acnekit-circlenet-v4", help="model name in the card")
     ap.add_argument("--bf16", action="store_true",
                     help="infer (and measure val) with bf16 autocast; pays only on CPUs with native bf16 "
                          "(avx512_bf16 or AMX). Default: fp32")
