@@ -210,7 +210,8 @@ def test_init_from_starts_training_from_given_weights(tmp_path):
     start = CircleNet().eval()
     save_weights(start, tmp_path / "start.safetensors", model_card(TrainConfig(), {}))
     paths = write_dataset(tmp_path / "data")
-    # lr 0 and no BatchNorm updates that matter for equality: compare a weight BN never touches
+    # lr 0: one step leaves the weights as loaded (BatchNorm running statistics do move, so
+    # compare convolution weights and biases only)
     train(_cfg(paths, tmp_path / "run", val_list="", steps=1, lr=0.0, init_from=str(tmp_path / "start.safetensors")),
           show_progress=False)
     from safetensors.torch import load_file
@@ -218,23 +219,24 @@ def test_init_from_starts_training_from_given_weights(tmp_path):
     after = load_file(str(tmp_path / "run" / "best.safetensors"))
     for name in ("backbone.0.0.weight", "lateral.16.weight", "head.heatmap.weight", "head.log_radius.bias"):
         assert torch.equal(after[name], start.state_dict()[name]), name
+    torch.manual_seed(0)  # the run's seed: the weights training would have started from without init_from
     fresh = CircleNet().state_dict()
     assert not torch.equal(after["lateral.16.weight"], fresh["lateral.16.weight"])
 
 
 def test_init_from_bad_weights_is_a_clear_error(tmp_path):
-    from acnekit.detector.train import load_init_weights
+    from acnekit.detector.infer import load_weights
     from acnekit.errors import AcneKitError
 
     with pytest.raises(AcneKitError, match="not found") as info:
-        load_init_weights(CircleNet(), str(tmp_path / "missing.safetensors"))
-    assert "missing.safetensors" in str(info.value)
+        load_weights(CircleNet(), tmp_path / "missing.safetensors", what="init_from weights")
+    assert "missing.safetensors" in str(info.value) and "init_from" in str(info.value)
     (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(AcneKitError, match="not a readable safetensors"):
-        load_init_weights(CircleNet(), str(tmp_path / "junk.safetensors"))
+        load_weights(CircleNet(), tmp_path / "junk.safetensors", what="init_from weights")
     save_weights(CircleNet(width=32).eval(), tmp_path / "narrow.safetensors", model_card(TrainConfig(), {}))
     with pytest.raises(AcneKitError, match="do not fit this network"):
-        load_init_weights(CircleNet(), str(tmp_path / "narrow.safetensors"))
+        load_weights(CircleNet(), tmp_path / "narrow.safetensors", what="init_from weights")
 
 
 def test_ddp_two_cpu_processes(tmp_path):
@@ -290,7 +292,7 @@ def test_shipped_recipes_load_and_the_finetune_stage_starts_from_the_first():
     configs = files("acnekit") / "configs"
     base = load_config(str(configs / "circlenet.yaml"), {}).to_dict()
     tune = load_config(str(configs / "circlenet-finetune.yaml"), {}).to_dict()
-    assert tune["init_from"] == str(os.path.join(base["out"], "best.safetensors"))
+    assert tune["init_from"] == os.path.join(base["out"], "best.safetensors")
     changed = {k for k in base if base[k] != tune[k]}
     assert changed <= {"out", "init_from", "max_minutes", "freeze_layers", "lr", "warmup", "val_every"}
     assert tune["freeze_layers"] == 0 < base["freeze_layers"]

@@ -48,6 +48,28 @@ def card_path(weights: Path) -> Path:
     return weights.with_suffix(".json")
 
 
+def load_weights(model: torch.nn.Module, weights: str | Path, what: str = "model weights") -> None:
+    """Load a safetensors state dict into ``model`` strictly; a missing or unreadable file, or
+    weights of another architecture, is one `ModelError` naming the file."""
+    from safetensors.torch import load_file
+
+    def brief(exc: Exception) -> str:
+        return " ".join(str(exc).split())[:200]
+
+    try:
+        state = load_file(str(weights))
+    except FileNotFoundError:
+        raise ModelError(f"{what} not found", path=weights) from None
+    except Exception as exc:  # safetensors raises its own error types for a corrupt file
+        raise ModelError(f"cannot load {what}: not a readable safetensors file ({brief(exc)})",
+                         path=weights) from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"cannot load {what}: they do not fit this network (width/head_width?) "
+                         f"({brief(exc)})", path=weights) from None
+
+
 class Detector:
     stride = CircleNet.stride  # input pixels per output cell
 
@@ -64,8 +86,6 @@ class Detector:
     def load(cls, path: str | Path | None = None, *, fold_bn: bool = True) -> "Detector":
         """Load weights (.safetensors) and the model card beside them (same name, .json).
         ``None`` loads the default model shipped in ``acnekit/weights``."""
-        from safetensors.torch import load_file
-
         weights = Path(path) if path is not None else DEFAULT_MODEL
         if weights.is_dir():
             weights = weights / "best.safetensors"
@@ -79,11 +99,7 @@ class Detector:
             raise ModelError(f"model card is not valid JSON ({exc.msg})", path=cpath) from None
         arch = {**DEFAULT_CARD["arch"], **card.get("arch", {})}
         model = CircleNet(width=arch["width"], head_width=arch["head_width"])
-        try:
-            state = load_file(str(weights))
-            model.load_state_dict(state, strict=True)
-        except Exception as exc:  # safetensors / shape mismatch
-            raise ModelError(f"cannot load model weights ({str(exc).splitlines()[0][:200]})", path=weights) from None
+        load_weights(model, weights)
         return cls(model, card, fold_bn=fold_bn)
 
     @property

@@ -28,7 +28,7 @@ import yaml
 from acnekit.atomic import atomic_write_bytes, atomic_write_text
 from acnekit.detector.batches import step_batches
 from acnekit.detector.data import AugmentConfig, Sample, load_samples, read_name_list
-from acnekit.detector.infer import DEFAULT_CARD, Detector
+from acnekit.detector.infer import DEFAULT_CARD, Detector, load_weights
 from acnekit.detector.loss import losses
 from acnekit.detector.network import CircleNet, load_imagenet_backbone
 from acnekit.errors import AcneKitError
@@ -189,25 +189,6 @@ def save_weights(model: torch.nn.Module, path: Path, card: dict[str, Any]) -> No
     atomic_write_text(path.with_suffix(".json"), json.dumps(card, indent=2), overwrite=True)
 
 
-def load_init_weights(model: torch.nn.Module, path: str) -> None:
-    """Start from a trained CircleNet's weights (strict: same architecture) instead of ImageNet."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(path)
-    except FileNotFoundError:
-        raise AcneKitError("init_from: weights not found", path=path) from None
-    except (SafetensorError, OSError) as exc:
-        raise AcneKitError(f"init_from: not a readable safetensors file ({exc})", path=path) from None
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0:2]
-        raise AcneKitError(f"init_from: weights do not fit this network (width/head_width?): {' '.join(first)}",
-                           path=path) from None
-
-
 def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) -> dict[str, Any]:
     rank, world, local_rank = _dist_info()
     device = _device(cfg, local_rank)
@@ -234,7 +215,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
 
     model = CircleNet(width=cfg.width, head_width=cfg.head_width)
     if cfg.init_from and not resume:
-        load_init_weights(model, cfg.init_from)
+        load_weights(model, cfg.init_from, what="init_from weights")
     elif cfg.pretrained and not resume:
         load_imagenet_backbone(model)
     frozen = model.backbone[: cfg.freeze_layers]
