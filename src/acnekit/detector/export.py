@@ -57,6 +57,10 @@ class OnnxDetector(Detector):
         self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         self.card = {**card, "bf16": False}
 
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The exported graph on each image of the padded batch (its batch axis is fixed at 1)."""
         runs = [self.session.run(list(HEADS), {"image": im[None].contiguous().numpy()}) for im in x]

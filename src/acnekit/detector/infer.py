@@ -114,6 +114,11 @@ class Detector:
     def working_scale(self) -> dict[str, Any]:
         return dict(self.card["working_scale"])
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network's input goes (training validates the live model, on CUDA too)."""
+        return next(self.net.parameters()).device
+
     # ------------------------------------------------------------------ inference
     def working_size(self, width: int, height: int) -> tuple[int, int]:
         s = math.sqrt(self.card["working_scale"]["area"] / (width * height))
@@ -126,7 +131,7 @@ class Detector:
         batch = rgb if rgb.ndim == 4 else rgb[None]
         h, w = batch.shape[1:3]
         ph, pw = -h % 32, -w % 32
-        x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float()
+        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device).permute(0, 3, 1, 2).float()
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
         x = x.contiguous(memory_format=torch.channels_last)
@@ -138,8 +143,9 @@ class Detector:
         return out
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The network on a padded (B, 3, H, W) float batch: raw heads as float32."""
-        return {k: v.float() for k, v in self.net(x).items()}
+        """The network on a padded (B, 3, H, W) float batch: raw heads as float32, on the CPU
+        (decoding is CPU work)."""
+        return {k: v.float().cpu() for k, v in self.net(x).items()}
 
     def predict_working(self, rgb: np.ndarray) -> Circles:
         """Circles (score >= min_score) in the pixels of a working-scale image or tile."""
