@@ -296,3 +296,57 @@ def test_shipped_recipes_load_and_the_finetune_stage_starts_from_the_first():
     changed = {k for k in base if base[k] != tune[k]}
     assert changed <= {"out", "init_from", "max_minutes", "freeze_layers", "lr", "warmup", "val_every"}
     assert tune["freeze_layers"] == 0 < base["freeze_layers"]
+
+
+def test_weight_ema_moves_towards_the_live_weights_and_copies_counters():
+    from acnekit.detector.ema import WeightEMA
+
+    torch.manual_seed(0)
+    live = CircleNet()
+    ema = WeightEMA(live, decay=0.9)
+    before = {k: v.clone() for k, v in ema.model.state_dict().items()}
+    with torch.no_grad():
+        for p in live.parameters():
+            p.add_(1.0)
+        live.backbone[0][1].num_batches_tracked.fill_(7)
+    d = ema.current_decay()  # ramped: (1 + 0) / (10 + 0) = 0.1 on the first update
+    assert d == pytest.approx(0.1)
+    ema.update(live)
+    now = ema.model.state_dict()
+    w = "backbone.0.0.weight"
+    assert torch.allclose(now[w], d * before[w] + (1 - d) * live.state_dict()[w], atol=1e-6)
+    assert int(now["backbone.0.1.num_batches_tracked"]) == 7
+    assert not any(p.requires_grad for p in ema.model.parameters())
+    for _ in range(1000):
+        ema.update(live)
+    assert ema.current_decay() == 0.9  # the ramp ends at the configured decay
+    assert torch.allclose(ema.model.state_dict()[w], live.state_dict()[w], atol=1e-5)
+
+
+def test_training_with_ema_saves_and_resumes_the_average(tmp_path):
+    from safetensors.torch import load_file
+
+    paths = write_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    train(_cfg(paths, run, val_list="", steps=2, ema_decay=0.5), show_progress=False)
+    ckpt = torch.load(run / "last.ckpt", weights_only=True)
+    saved = load_file(str(run / "best.safetensors"))
+    name = "lateral.16.weight"
+    assert torch.equal(saved[name], ckpt["ema"]["model"][name])  # the average is what ships
+    assert not torch.equal(saved[name], ckpt["model"][name])  # ... not the live weights
+    assert ckpt["ema"]["updates"] == 2
+    train(_cfg(paths, run, val_list="", steps=3, ema_decay=0.5), resume=True, show_progress=False)
+    assert torch.load(run / "last.ckpt", weights_only=True)["ema"]["updates"] == 3
+
+
+def test_bad_ema_decay_is_a_clear_error(tmp_path):
+    from acnekit.errors import AcneKitError
+
+    for bad in (1.0, -0.1, "fast"):
+        with pytest.raises(AcneKitError, match="ema_decay"):
+            load_config(None, {"ema_decay": bad})
+    paths = write_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    train(_cfg(paths, run, val_list="", steps=1), show_progress=False)
+    with pytest.raises(AcneKitError, match="no weight average"):
+        train(_cfg(paths, run, val_list="", steps=2, ema_decay=0.5), resume=True, show_progress=False)

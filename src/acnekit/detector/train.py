@@ -8,6 +8,8 @@
 - Periodic validation on the val photos with acnekit's own metrics; the checkpoint with the
   best val AP50 is kept as ``best.safetensors`` (+ model card ``best.json``); ``last.ckpt``
   holds what resuming needs.
+- ``ema_decay`` > 0: an exponential moving average of the weights (`ema.WeightEMA`) is the
+  copy that is validated and saved; the live weights keep training.
 - CPU (bf16 autocast when asked) or CUDA (fp16 autocast + GradScaler); DDP under ``torchrun``.
 """
 
@@ -28,10 +30,11 @@ import yaml
 from acnekit.atomic import atomic_write_bytes, atomic_write_text
 from acnekit.detector.batches import step_batches
 from acnekit.detector.data import AugmentConfig, Sample, load_samples, read_name_list
+from acnekit.detector.ema import WeightEMA
 from acnekit.detector.infer import DEFAULT_CARD, Detector, load_weights
 from acnekit.detector.loss import losses
 from acnekit.detector.network import CircleNet, load_imagenet_backbone
-from acnekit.errors import AcneKitError
+from acnekit.errors import AcneKitError, short_repr
 
 log = logging.getLogger("acnekit.train")
 
@@ -55,6 +58,7 @@ class TrainConfig:
     log_every: int = 20
     seed: int = 0
     pretrained: bool = True
+    ema_decay: float = 0.0  # >0: validate and save an exponential moving average of the weights
     init_from: str = ""  # safetensors of a CircleNet of the same width to fine-tune from (replaces `pretrained`)
     bf16: bool = False  # CPU bf16 autocast: pays only with native bf16 (avx512_bf16, AMX); CUDA always uses fp16 autocast
     device: str = "auto"
@@ -79,6 +83,9 @@ class TrainConfig:
             if bad:
                 raise AcneKitError(f"unknown augment keys {sorted(bad)}; known: {sorted(aug_names)}")
             d["augment"] = AugmentConfig(**d["augment"])
+        ema = d.get("ema_decay", 0.0)
+        if not isinstance(ema, (int, float)) or not 0.0 <= ema < 1.0:
+            raise AcneKitError(f"ema_decay must be a number in [0, 1) (0: off), got {short_repr(ema)}", where="ema_decay")
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -224,6 +231,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     model.to(device=device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
                             weight_decay=cfg.weight_decay)
+    ema = WeightEMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     start, best, history, spent = 0, {"ap50": -1.0}, [], 0.0
     ckpt = out / "last.ckpt"
     if resume:
@@ -235,6 +243,10 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         start, best = int(state["step"]), json.loads(state["best"])
         spent = float(state.get("elapsed_s", 0.0))
         history = json.loads(state["history"])
+        if ema is not None:
+            if "ema" not in state:
+                raise AcneKitError("cannot resume with ema_decay: last.ckpt holds no weight average", path=ckpt)
+            ema.load_state_dict(state["ema"])
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
@@ -267,6 +279,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         scaler.step(opt)
         scaler.update()
+        if ema is not None:
+            ema.update(model)
         for k, v in terms.items():
             fv = float(v.detach())
             running[k] = 0.9 * running.get(k, fv) + 0.1 * fv
@@ -285,19 +299,20 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             _append_jsonl(out / "log.jsonl", rec)
         if rank == 0 and (done % cfg.val_every == 0 or last):
             entry = {"step": done}
+            kept = ema.model if ema is not None else model  # the weights that are validated and saved
             if val_samples:
                 card = model_card(cfg, {})
-                model.eval()
-                summary = summarise(validate(Detector(model, card), val_samples))
+                kept.eval()
+                summary = summarise(validate(Detector(kept, card), val_samples))
                 entry.update(summary)
                 if summary["ap50"] > best["ap50"]:
                     best = entry
                     thr = summary["best_f1_threshold"]
                     extra = {"score_threshold": round(thr, 3)} if math.isfinite(thr) else {}
                     card = model_card(cfg, {**extra, "training": {"step": done, "val": summary}})
-                    save_weights(model, out / "best.safetensors", card)
+                    save_weights(kept, out / "best.safetensors", card)
             else:
-                save_weights(model, out / "best.safetensors", model_card(cfg, {"training": {"step": done}}))
+                save_weights(kept, out / "best.safetensors", model_card(cfg, {"training": {"step": done}}))
                 best = entry
             history.append(entry)
             _append_jsonl(out / "val.jsonl", entry)
@@ -305,6 +320,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
                 bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step"))
             state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done,
                      "best": json.dumps(best), "history": json.dumps(history), "elapsed_s": time.time() - t0}
+            if ema is not None:
+                state["ema"] = ema.state_dict()
             tmp = out / "last.ckpt.tmp"
             torch.save(state, tmp)
             os.replace(tmp, ckpt)
