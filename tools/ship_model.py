@@ -2,7 +2,8 @@
 
     python tools/ship_model.py runs/circlenet [--out src/acnekit/weights/acnekit-circlenet.safetensors]
 
-1. Loads ``RUN/best.safetensors`` (the checkpoint with the best val AP50 during training).
+1. Loads ``RUN/best.safetensors`` (the checkpoint with the best val AP50 during training, or
+   the average that `tools/average_weights.py` wrote into RUN).
 2. Detects on every val photo (acne04-640, val.txt) at the score floor, with and without
    flip test-time augmentation; keeps flip TTA only if it raises val AP50 by at least 0.01.
 3. Chooses the counting threshold that minimises val count MAE (thresholds 0.05..0.95).
@@ -50,7 +51,8 @@ def main() -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--save-val", type=Path, help="also write val GT/predictions JSON here (outside the repo)")
-    ap.add_argument("--name", default="acnekit-circlenet-v4", help="model name in the card")
+    ap.add_argument("--name", default="acnekit-circlenet-v5", help="model name in the card")
+    ap.add_argument("--hardware", default="2-core x86_64 CPU, no GPU", help="what trained it (card)")
     ap.add_argument("--bf16", action="store_true",
                     help="infer (and measure val) with bf16 autocast; pays only on CPUs with native bf16 "
                          "(avx512_bf16 or AMX). Default: fp32")
@@ -81,8 +83,14 @@ def main() -> int:
     det.card["score_threshold"] = thr
     pred.info["score_threshold"] = thr
 
-    train_log = [json.loads(ln) for ln in (args.run / "log.jsonl").read_text().splitlines()]
-    val_log = [json.loads(ln) for ln in (args.run / "val.jsonl").read_text().splitlines()]
+    training = {"config": cfg}
+    if (args.run / "soup.json").exists():  # an average of trained networks (tools/average_weights.py)
+        training["averaged_from"] = json.loads((args.run / "soup.json").read_text())
+    else:
+        train_log = [json.loads(ln) for ln in (args.run / "log.jsonl").read_text().splitlines()]
+        val_log = [json.loads(ln) for ln in (args.run / "val.jsonl").read_text().splitlines()]
+        training.update(steps=train_log[-1]["step"], wall_minutes=round(train_log[-1]["elapsed_s"] / 60, 1),
+                        selected_step=max(val_log, key=lambda e: e["ap50"])["step"], val_history=val_log)
     det_m, cnt, grd = report["detection"], report["counting"], report["grading"]
     card = {
         **det.card,
@@ -96,15 +104,7 @@ def main() -> int:
             "licence": "ACNE04 photos are free for academic use only; this model was trained on them. "
                        "Acne04-v2 annotations: AcneAI (MICCAI 2024).",
         },
-        "training": {
-            "config": cfg,
-            "steps": train_log[-1]["step"],
-            "wall_minutes": round(train_log[-1]["elapsed_s"] / 60, 1),
-            "selected_step": max(val_log, key=lambda e: e["ap50"])["step"],
-            "val_history": val_log,
-            "hardware": "2-core x86_64 CPU, no GPU",
-            **({"note": args.note} if args.note else {}),
-        },
+        "training": {**training, "hardware": args.hardware, **({"note": args.note} if args.note else {})},
         "selection": {
             "tta_flip": tta,
             "inference_precision": "bf16 autocast" if args.bf16 else "fp32",
