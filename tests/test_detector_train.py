@@ -286,7 +286,7 @@ def test_detect_cli_writes_valid_predictions_and_refuses_clashing_names(tmp_path
     assert "--batch" in capsys.readouterr().err
 
 
-def test_shipped_recipes_load_and_the_finetune_stage_starts_from_the_first():
+def test_shipped_recipes_load_and_each_stage_starts_from_the_one_before():
     from importlib.resources import files
 
     configs = files("acnekit") / "configs"
@@ -296,6 +296,11 @@ def test_shipped_recipes_load_and_the_finetune_stage_starts_from_the_first():
     changed = {k for k in base if base[k] != tune[k]}
     assert changed <= {"out", "init_from", "max_minutes", "freeze_layers", "lr", "warmup", "val_every"}
     assert tune["freeze_layers"] == 0 < base["freeze_layers"]
+    gpu = load_config(str(configs / "circlenet-gpu.yaml"), {}).to_dict()  # third stage, from the second
+    assert gpu["init_from"] == os.path.join(tune["out"], "best.safetensors") and gpu["out"] != tune["out"]
+    changed = {k for k in tune if tune[k] != gpu[k]}
+    assert changed <= {"out", "init_from", "max_minutes", "lr", "warmup", "val_every", "batch", "workers",
+                       "log_every", "pretrained"}
 
 
 def test_weight_ema_moves_towards_the_live_weights_and_copies_counters():
