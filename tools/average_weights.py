@@ -26,8 +26,9 @@ import torch
 import yaml
 
 from acnekit.atomic import atomic_write_text
+from acnekit.detector.infer import read_weights as read_safetensors
 from acnekit.detector.network import CircleNet
-from acnekit.detector.soup import average_state_dicts, load_state, recompute_batchnorm
+from acnekit.detector.soup import average_state_dicts, recompute_batchnorm
 from acnekit.detector.train import load_config, model_card, save_weights
 from acnekit.errors import AcneKitError, ModelError
 
@@ -40,7 +41,7 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
             return torch.load(path, map_location="cpu", weights_only=True)["model"]
         except Exception as exc:
             raise ModelError(f"not a training checkpoint with live weights ({type(exc).__name__})", path=path) from None
-    return load_state(path)
+    return read_safetensors(path, "weights to average")
 
 
 def main() -> int:

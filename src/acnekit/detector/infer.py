@@ -48,26 +48,32 @@ def card_path(weights: Path) -> Path:
     return weights.with_suffix(".json")
 
 
-def load_weights(model: torch.nn.Module, weights: str | Path, what: str = "model weights") -> None:
-    """Load a safetensors state dict into ``model`` strictly; a missing or unreadable file, or
-    weights of another architecture, is one `ModelError` naming the file."""
+def _brief(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def read_weights(weights: str | Path, what: str = "model weights") -> dict[str, torch.Tensor]:
+    """A safetensors state dict; a missing or unreadable file is one `ModelError` naming it."""
     from safetensors.torch import load_file
 
-    def brief(exc: Exception) -> str:
-        return " ".join(str(exc).split())[:200]
-
     try:
-        state = load_file(str(weights))
+        return load_file(str(weights))
     except FileNotFoundError:
         raise ModelError(f"{what} not found", path=weights) from None
     except Exception as exc:  # safetensors raises its own error types for a corrupt file
-        raise ModelError(f"cannot load {what}: not a readable safetensors file ({brief(exc)})",
+        raise ModelError(f"cannot load {what}: not a readable safetensors file ({_brief(exc)})",
                          path=weights) from None
+
+
+def load_weights(model: torch.nn.Module, weights: str | Path, what: str = "model weights") -> None:
+    """Load a safetensors state dict into ``model`` strictly; a missing or unreadable file, or
+    weights of another architecture, is one `ModelError` naming the file."""
+    state = read_weights(weights, what)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ModelError(f"cannot load {what}: they do not fit this network (width/head_width?) "
-                         f"({brief(exc)})", path=weights) from None
+                         f"({_brief(exc)})", path=weights) from None
 
 
 class Detector:

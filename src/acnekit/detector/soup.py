@@ -8,7 +8,6 @@ in one basin of the loss, and the average sits nearer its centre than any of the
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -73,14 +72,3 @@ def _forward(model: torch.nn.Module, chunk: list[np.ndarray]) -> int:
     model(x.contiguous(memory_format=torch.channels_last))
     return len(chunk)
 
-
-def load_state(path: str | Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if not path.exists():
-        raise ModelError("weights not found", path=path)
-    try:
-        return load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for a corrupt file
-        raise ModelError(f"not a readable safetensors file ({type(exc).__name__})", path=path) from None
