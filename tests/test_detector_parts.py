@@ -131,3 +131,25 @@ def test_circle_nms_drops_near_duplicates_only():
     c = Circles([[10, 10], [11, 10], [40, 40]], [5, 5, 5], [0.9, 0.8, 0.7])
     kept = circle_nms(c)
     assert len(kept) == 2 and set(kept.score) == {0.9, 0.7}
+
+
+@pytest.mark.parametrize("transpose_p", [0.0, 1.0])
+def test_augmented_circles_stay_on_their_discs(transpose_p):
+    from acnekit.detector.data import AugmentConfig, Sample, augment
+
+    c = random_circles(160, 200, 6, seed=4, rmin=5, rmax=8)
+    sample = Sample("s", disc_photo(160, 200, c), c)
+    cfg = AugmentConfig(crop=96, transpose_p=transpose_p, brightness=0, contrast=0, saturation=0)
+    rng = np.random.default_rng(0)
+    seen = 0
+    for _ in range(40):
+        crop, circles = augment(sample, rng, cfg)
+        assert crop.shape == (96, 96, 3)
+        for (x, y), r in zip(circles.xy, circles.radius):
+            if min(x, y) < r or max(x, y) > 96 - r:
+                continue  # cut by the crop's edge
+            assert 3.5 < r < 10.5
+            red, green = crop[int(y), int(x), 0], crop[int(y), int(x), 1]
+            assert red > 150 and green < 100, (x, y)  # the disc's colour, not skin
+            seen += 1
+    assert seen > 20

@@ -67,6 +67,7 @@ class AugmentConfig:
     lesion_crop_p: float = 0.7
     hflip_p: float = 0.5
     vflip_p: float = 0.5
+    transpose_p: float = 0.0  # swap x and y (with the flips: all 8 quarter turns and mirrors); 0 draws nothing
     brightness: float = 0.25
     contrast: float = 0.25
     saturation: float = 0.2
@@ -95,6 +96,9 @@ def augment(sample: Sample, rng: np.random.Generator, cfg: AugmentConfig) -> tup
     if rng.random() < cfg.vflip_p:
         crop = crop[::-1]
         xy = xy * [1, -1] + [0, cfg.crop]
+    if cfg.transpose_p > 0 and rng.random() < cfg.transpose_p:
+        crop = crop.transpose(1, 0, 2)
+        xy = xy[:, ::-1]
     keep = (xy[:, 0] >= 0) & (xy[:, 0] < cfg.crop) & (xy[:, 1] >= 0) & (xy[:, 1] < cfg.crop)
     return _colour(crop, rng, cfg), Circles(xy[keep], r[keep])
 
