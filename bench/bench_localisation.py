@@ -31,6 +31,7 @@ from acnekit.dataset import AcneDataset, ImageRecord, load_dataset
 from acnekit.detector.data import load_samples, read_name_list
 from acnekit.detector.infer import Detector
 from acnekit.detector.train import predict_samples
+from acnekit.errors import AcneKitError
 from acnekit.metrics.evaluate import evaluate
 from acnekit.metrics.matching import match_sets
 
@@ -83,7 +84,10 @@ def report(name: str, det: Detector, samples) -> None:
     floor, thr = det.card["min_score"], det.score_threshold
     print(f"\n{name}: {len(samples)} photos, {sum(len(im.circles) for im in gt.images)} lesions "
           f"(detected in {time.perf_counter() - t0:.0f} s)")
-    ap = lambda d: evaluate(gt, d, score_thr=thr)["detection"]["ap50"]  # noqa: E731
+
+    def ap(d: AcneDataset) -> float:
+        return evaluate(gt, d, score_thr=thr)["detection"]["ap50"]
+
     print(f"  AP50 {'as predicted':<30}{ap(pred):.3f}")
     for label, c, r in (("true centre", 1, 0), ("true radius", 0, 1), ("true centre and radius", 1, 1),
                         ("radius error shrunk 20%", 0, 0.2)):
@@ -115,7 +119,11 @@ def main() -> int:
         print(f"skipped: {DATA} is absent (needs the Acne04-v2 file and the 640 copies)", file=sys.stderr)
         return 0
     ds, _ = load_dataset(ann, fix=True)
-    det = Detector.load(args.model)
+    try:
+        det = Detector.load(args.model)
+    except AcneKitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"model {det.name}, score floor {det.card['min_score']}, operating threshold {det.score_threshold}, "
           f"flip TTA {bool(det.card.get('tta_flip'))}")
     for lst in ("val", "train") if args.train else ("val",):
