@@ -41,7 +41,7 @@ def test_centre_pairs_follow_the_centre_rule_above_the_threshold():
 
 def test_full_substitution_gives_the_matched_lesions_and_keeps_the_rest():
     gt, pred = _case()
-    out = loc.substituted(gt, pred, 0.05, 1.0, 1.0)
+    out = loc.substituted(gt, pred, loc.centre_pairs(gt, pred, 0.05), 1.0, 1.0)
     c = out.images[0].circles
     np.testing.assert_allclose(c.xyr[:2], gt.images[0].circles.xyr)
     np.testing.assert_allclose(c.xyr[2:], pred.images[0].circles.xyr[2:])  # unmatched: unchanged
@@ -51,7 +51,7 @@ def test_full_substitution_gives_the_matched_lesions_and_keeps_the_rest():
 
 def test_partial_radius_substitution_shrinks_the_log_error():
     gt, pred = _case()
-    out = loc.substituted(gt, pred, 0.05, 0.0, 0.25)
+    out = loc.substituted(gt, pred, loc.centre_pairs(gt, pred, 0.05), 0.0, 0.25)
     r = out.images[0].circles.radius[0]
     assert r == pytest.approx(np.exp(np.log(2) + 0.25 * (np.log(4) - np.log(2))))
     np.testing.assert_allclose(out.images[0].circles.xy, pred.images[0].circles.xy)  # centres untouched
