@@ -13,10 +13,13 @@ RED = (220, 30, 30)
 
 
 class FakeDetector:
-    """Finds saturated red discs: centroid and equal-area radius of each red blob, score 0.9."""
+    """Finds saturated red discs: centroid and equal-area radius of each red blob, score 0.9;
+    its graded head grades the discs of radius >= 8 px (graded score 0.9, else 0.1)."""
 
     name = "fake-red-discs"
     score_threshold = 0.5
+    graded_threshold = 0.5
+    graded_card = {"name": "fake-graded", "graded_threshold": 0.5}
     working_scale = {"rule": "area", "area": 640 * 640}
     card = {"name": name}
 
@@ -35,7 +38,8 @@ class FakeDetector:
         cy, cx = np.array(ndimage.center_of_mass(mask, lab, idx)).T
         score = np.full(n, 0.9)
         thr = self.score_threshold if score_thr is None else score_thr
-        c = Circles(np.column_stack([cx + 0.5, cy + 0.5]), np.sqrt(area / np.pi), score)
+        r = np.sqrt(area / np.pi)
+        c = Circles(np.column_stack([cx + 0.5, cy + 0.5]), r, score, graded_score=np.where(r >= 7.5, 0.9, 0.1))
         return c[c.score >= thr]
 
 

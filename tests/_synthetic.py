@@ -51,3 +51,46 @@ def write_dataset(root: Path, n_images: int = 6, size: int = 128, seed: int = 0)
     (root / "val.txt").write_text("\n".join(names[n_images - 2 :]) + "\n")
     return {"annotations": root / "annotations.json", "images": root / "images",
             "train_list": root / "train.txt", "val_list": root / "val.txt"}
+
+
+FAINT = (212, 158, 142)  # a faint disc: close to the skin colour
+CONSPICUOUS = (190, 40, 50)
+
+
+def two_kind_photo(h: int, w: int, conspicuous: Circles, faint: Circles, seed: int = 0) -> np.ndarray:
+    """Skin-coloured noise with conspicuous (dark red) and faint (pale) discs."""
+    rng = np.random.default_rng(seed)
+    img = np.array([224, 172, 150], np.float32) + rng.normal(0, 4, size=(h, w, 3)).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for circles, colour in ((conspicuous, CONSPICUOUS), (faint, FAINT)):
+        for (x, y), r in zip(circles.xy, circles.radius):
+            img[(xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= r**2] = colour
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def voc_xml(name: str, w: int, h: int, boxes: Circles) -> str:
+    objs = "".join(f"<object><name>x</name><bndbox><xmin>{x - r:.1f}</xmin><ymin>{y - r:.1f}</ymin>"
+                   f"<xmax>{x + r:.1f}</xmax><ymax>{y + r:.1f}</ymax></bndbox></object>"
+                   for (x, y), r in zip(boxes.xy, boxes.radius))
+    return (f"<annotation><filename>{name}</filename><size><width>{w}</width><height>{h}</height>"
+            f"<depth>3</depth></size>{objs}</annotation>")
+
+
+def write_graded_dataset(root: Path, n_images: int = 8, size: int = 128, seed: int = 0) -> dict:
+    """Photos with 3 conspicuous and 3 faint discs; only the conspicuous ones are VOC boxes.
+    Returns the folders and lists, and per photo its (conspicuous, faint) circles."""
+    (root / "images").mkdir(parents=True)
+    (root / "voc").mkdir()
+    truth = {}
+    for i in range(n_images):
+        c = random_circles(size, size, 6, seed=seed + i, rmin=4, rmax=7)
+        strong, faint = c[[0, 1, 2]], c[[3, 4, 5]]
+        name = f"levle0_{i}.png"
+        Image.fromarray(two_kind_photo(size, size, strong, faint, seed + i)).save(root / "images" / name)
+        (root / "voc" / f"levle0_{i}.xml").write_text(voc_xml(name, size, size, strong))
+        truth[name] = (strong, faint)
+    names = sorted(truth)
+    (root / "train.txt").write_text("\n".join(names[: n_images - 2]) + "\n")
+    (root / "val.txt").write_text("\n".join(names[n_images - 2:]) + "\n")
+    return {"images": root / "images", "voc": root / "voc", "train_list": root / "train.txt",
+            "val_list": root / "val.txt", "truth": truth}

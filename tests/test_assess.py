@@ -50,7 +50,7 @@ def listing(folder: Path) -> list[str]:
 # ---------------------------------------------------------------------------- API
 def test_assess_synthetic_three_outputs_consistent(tmp_path, det):
     src = save(tmp_path / "face.png")
-    a = assess_photo(src, det, px_per_mm=4.0, calibration="default")
+    a = assess_photo(src, det, px_per_mm=4.0)
     assert a.width == 320 and a.height == 240 and len(a.circles) == 3
     got = sorted(a.circles.xyr.tolist())
     want = sorted([list(map(float, d)) for d in DISCS])
@@ -67,6 +67,11 @@ def test_assess_synthetic_three_outputs_consistent(tmp_path, det):
     assert issues == [] and len(ds) == 1 and ds.images[0].count == 3
     assert d["images"][0] == {"id": 0, "file_name": "face.png", "width": 320, "height": 240}
     assert all(a_["score"] == 0.9 for a_ in d["annotations"])
+    # graded: the discs of radius 8 and 12 (the fake head grades r >= 8), not the one of radius 5
+    assert [(round(a_["radius"]) >= 8, a_["graded"], a_["graded_score"]) for a_ in d["annotations"]] == [
+        (g, g, 0.9 if g else 0.1) for g in (round(a_["radius"]) >= 8 for a_ in d["annotations"])]
+    assert sum(a_["graded"] for a_ in d["annotations"]) == 2
+    assert d["info"]["graded_model"] == "fake-graded" and d["info"]["graded_threshold"] == 0.5
     s = d["summary"]
     r = np.array([an["radius"] for an in d["annotations"]])
     assert s["count"] == 3
@@ -74,18 +79,22 @@ def test_assess_synthetic_three_outputs_consistent(tmp_path, det):
     assert s["total_area_mm2"] == pytest.approx(s["total_area_px2"] / 16)
     assert s["sizes"]["radius_mm"]["max"] == pytest.approx(r.max() / 4)
     assert sum(s["sizes"]["histogram"]["counts"]) == 3 and s["sizes"]["histogram"]["quantity"] == "radius_mm"
-    assert s["grade"]["grade"] == 0 and s["grade"]["count"] == 3 and s["grade"]["band"] == "0-5"
-    assert "31%" in s["grade"]["caveat"]
+    g = s["grade"]
+    assert g["method"] == "reference-graded-count" and g["grade"] == 0 and g["name"] == "mild"
+    assert g["count"] == 2 and g["band"] == "0-5" and g["bands"] == [5, 20, 50]
+    assert len(g["probabilities"]) == 4 and sum(g["probabilities"]) == pytest.approx(1, abs=1e-3)
+    assert "62.5%" in g["caveat"] and "2 graded lesions" in g["explanation"]
+    assert s["count_band"]["count"] == 3 and s["count_band"]["band"] == "0-5" and "31%" in s["count_band"]["caveat"]
+    assert "calibrated_grade" not in s
     p = 100 * s["total_area_px2"] / (320 * 240)
     assert s["severity"]["score"] == pytest.approx(severity_score(3, p))
     assert s["model"] == {"name": "fake-red-discs", "working_scale": {"rule": "area", "area": 409600},
-                          "score_threshold": 0.5}
+                          "score_threshold": 0.5, "graded": {"name": "fake-graded", "threshold": 0.5}}
     assert s["scale"]["px_per_mm"] == 4.0 and s["scale"]["source"] == "given"
-    assert s["calibrated_grade"]["grade"] in (0, 1, 2, 3)
 
     html = (out / "report.html").read_text()
     assert "data:image/jpeg;base64," in html and "face.png" in html and "<svg" in html
-    assert "31%" in html and "fake-red-discs" in html
+    assert "31%" in html and "62.5%" in html and "fake-red-discs" in html and "counted by the grade" in html
     ann = Image.open(out / "annotated.jpg")
     assert ann.size == (320, 240)
 
@@ -126,7 +135,8 @@ def test_summarise_recomputes_after_edit():
     assert s1["count"] == 2 and s2["count"] == 3
     assert s2["total_area_px2"] == pytest.approx(math.pi * (9 + 16 + 100))
     assert s2["severity"]["score"] > s1["severity"]["score"]
-    empty = summarise(Circles.empty(), 100, 100, bands=(0, 2))
+    assert s1["grade"] is None and s1["count_band"]["count"] == 2  # no graded flags: no reference grade
+    empty = summarise(Circles.empty(), 100, 100, bands=(0, 2), graded=[])
     assert empty["count"] == 0 and empty["sizes"]["radius_px"] is None and empty["grade"]["grade"] == 0
     assert empty["sizes"]["histogram"]["counts"] == [] and empty["severity"]["score"] == 0
 
@@ -193,7 +203,8 @@ def test_cli_single_photo(tmp_path, cli_det, capsys):
     out = tmp_path / "out"
     assert main(["assess", str(src), "--out", str(out), "--px-per-mm", "5"]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.startswith(f"{src}: 3 lesions, grade 0 (mild") and "severity" in line
+    assert line.startswith(f"{src}: mild (grade 0, reference grade from 2 graded lesions, P ") and "severity" in line
+    assert "3 lesions (count band 0-5)" in line
     assert listing(out) == sorted(["face"] + [f"face/{n}" for n in OUTPUT_NAMES])
 
 
@@ -203,11 +214,12 @@ def test_cli_batch_summary_csv(tmp_path, cli_det, capsys):
     save(folder / "a.png")
     save(folder / "b.jpg", rgb=photo(discs=((50, 50, 9),)), quality=95)
     out = tmp_path / "out"
-    assert main(["assess", str(folder), "--out", str(out), "--calibration", "default", "--bands", "1,2,3"]) == 0
+    assert main(["assess", str(folder), "--out", str(out), "--bands", "1,2,3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and "calibrated grade" in lines[0]
+    assert len(lines) == 3 and "graded lesions" in lines[0]
     rows = list(csv.DictReader((out / "summary.csv").open()))
-    assert [r["count"] for r in rows] == ["3", "1"] and [r["grade"] for r in rows] == ["2", "0"]
+    assert [r["count"] for r in rows] == ["3", "1"] and [r["graded_count"] for r in rows] == ["2", "1"]
+    assert [r["grade"] for r in rows] == ["1", "0"] and [r["count_band_grade"] for r in rows] == ["2", "0"]
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "summary.csv"]
     assert cli_det.calls == 2
 
@@ -286,7 +298,6 @@ def test_cli_unwritable_output(tmp_path, cli_det, capsys):
     (["--ruler", "1,2,1,2,5"], "same"),
     (["--score-thr", "1.5"], "--score-thr"),
     (["--bands", "20,5"], "--bands"),
-    (["--calibration", "nope.json"], "calibration file not found"),
     (["--model", "missing.safetensors"], "model weights not found"),
 ])
 def test_cli_bad_options(tmp_path, capsys, monkeypatch, args, message):
@@ -318,7 +329,7 @@ def test_real_model_smoke(tmp_path, fullres):
     if not DEFAULT_MODEL.exists():
         pytest.skip(f"shipped model not available yet: {DEFAULT_MODEL} is absent")
     photo_path = sorted(fullres.glob("*.jpg"))[0]
-    a = assess_photo(photo_path, Detector.load(), calibration="default")
+    a = assess_photo(photo_path, Detector.load())
     out = write_outputs(a, a.rgb, tmp_path / photo_path.stem)
     d = json.loads((out / "assessment.json").read_text())
     assert parse_dataset(d)[1] == [] and d["images"][0]["width"] == a.width

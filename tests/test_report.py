@@ -12,11 +12,11 @@ from acnekit.report import histogram_svg, render_report
 from _assess_fake import photo
 
 
-def _assessment(name="face.png", px_per_mm=None, circles=None, calibration=None):
+def _assessment(name="face.png", px_per_mm=None, circles=None, graded=None):
     c = circles if circles is not None else Circles.from_xyr([[60, 50, 8], [200, 120, 12]], score=[0.9, 0.7])
-    s = summarise(c, 320, 240, px_per_mm=px_per_mm, calibration=calibration,
+    s = summarise(c, 320, 240, px_per_mm=px_per_mm, graded=graded,
                   model={"name": "m<1>", "working_scale": {"rule": "area", "area": 409600}, "score_threshold": 0.3})
-    return Assessment(name, 320, 240, c, s).to_dict()
+    return Assessment(name, 320, 240, c, s, graded=None if graded is None else np.array(graded)).to_dict()
 
 
 def test_report_self_contained_with_numbers():
@@ -42,13 +42,21 @@ def test_report_no_lesions_no_scale():
     assert "no lesions" in html and "pixels only" in html
 
 
-def test_report_calibrated_section():
-    from acnekit.calibrate import load_calibration
+def test_report_reference_grade_section():
+    html = render_report(_assessment(graded=[True, False]), photo())
+    assert "grade (reference)" in html and "How the grade was reached" in html and "62.5%" in html
+    assert "1 graded lesions" in html and "<th>probability</th>" in html and "counted by the grade" in html
+    assert "All-lesion count band" in html and "31%" in html  # the count band keeps its own caveat
+    plain = render_report(_assessment(), photo())  # no graded flags: no reference grade, the band only
+    assert "No reference grade" in plain and "grade (reference)" not in plain and "All-lesion count band" in plain
 
-    cal = load_calibration("default")
-    html = render_report(_assessment(calibration=cal), photo())
-    acc = cal.meta["cv"]["accuracy"]
-    assert "Calibrated grade" in html and f"Calibration {cal.meta['name']}: cross-validated accuracy {acc:.3f}" in html
+
+def test_report_reads_old_assessments():
+    """An assessment written before the reference grade: summary.grade was the count band."""
+    d = _assessment()
+    d["summary"]["grade"] = d["summary"].pop("count_band")
+    html = render_report(d, photo())
+    assert "No reference grade" in html and "All-lesion count band" in html and "31%" in html
 
 
 def test_histogram_svg_heights_proportional():

@@ -235,7 +235,9 @@ def test_summary_recomputes_after_edits(client):
     assert [x["id"] for x in got["annotations"]] == [0, 1, 2]
     xy = [x["coordinates"] for x in got["annotations"]]
     rad = [x["radius"] for x in got["annotations"]]
-    want = summarise(Circles(xy, rad), 320, 240, px_per_mm=4, model=a["summary"]["model"])
+    graded = [x.get("graded", False) for x in got["annotations"]]
+    assert graded[2] is False  # added by hand: not graded
+    want = summarise(Circles(xy, rad), 320, 240, graded=graded, px_per_mm=4, model=a["summary"]["model"])
     assert got["summary"] == json.loads(json.dumps(want))
     assert got["summary"]["count"] == 3
     assert parse_dataset(got)[1] == []
@@ -249,14 +251,26 @@ def test_summary_scale_change(client):
     assert s["total_area_mm2"] == pytest.approx(s["total_area_px2"] / 4)
 
 
-def test_calibrated_grade_kept_after_edits(det):
-    with TestClient(create_app(det, calibration="default")) as c:
-        a = assess(c).json()
-        assert a["summary"]["calibrated_grade"] is not None
-        a["annotations"].pop()
-        s = c.post("/api/summary", json=a).json()["summary"]
-        assert s["count"] == 2 and s["calibrated_grade"]["grade"] in range(4)
-        assert c.get("/api/health").json()["calibrated"] is True
+def test_reference_grade_follows_edits(client):
+    a = assess(client).json()
+    assert "calibrated_grade" not in a["summary"]
+    assert [x["graded"] for x in a["annotations"]].count(True) == 2 and a["summary"]["grade"]["count"] == 2
+    assert all("graded_score" in x for x in a["annotations"])
+    graded = [x for x in a["annotations"] if x["graded"]]
+    a["annotations"].remove(graded[0])  # a graded lesion removed: one fewer counted
+    s = client.post("/api/summary", json=a).json()
+    assert s["summary"]["grade"]["count"] == 1 and s["summary"]["count_band"]["count"] == 2
+    assert [x.get("graded") for x in s["annotations"]].count(True) == 1
+    a["annotations"].append({"id": 99, "image_id": 0, "coordinates": [10, 10], "radius": 4, "class_name": "acne"})
+    s = client.post("/api/summary", json=a).json()  # added by hand, no flag: not graded
+    assert s["summary"]["grade"]["count"] == 1 and s["summary"]["count"] == 3
+    a["annotations"][-1]["graded"] = True  # marked by hand: graded
+    s = client.post("/api/summary", json=a).json()
+    assert s["summary"]["grade"]["count"] == 2 and s["annotations"][-1]["graded"] is True
+    a["annotations"][-1]["graded"] = "yes"
+    r = client.post("/api/summary", json=a)
+    check_error(r, 422, "bad_assessment", "annotations[2].graded")
+    assert client.get("/api/health").json()["graded_threshold"] == 0.5
 
 
 def _edited(client, fn):

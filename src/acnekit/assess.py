@@ -2,8 +2,8 @@
 
 `assess_photo` reads a photo (path or uploaded bytes), runs a detector and returns an
 `Assessment`; `Assessment.to_dict()` is the assessment JSON: the lesions in Acne04-v2 form
-(one image with the photo's own upright size; annotations with coordinates, radius and
-score) plus a ``summary``. `summarise` computes that summary from any lesion list (pure, so
+(one image with the photo's own upright size; annotations with coordinates, radius, score
+and, with a graded head, ``graded`` and ``graded_score``) plus a ``summary``. `summarise` computes that summary from any lesion list (pure, so
 the web page can recompute it after edits). `write_outputs` writes the annotated image,
 ``assessment.json`` and ``report.html`` into one folder, atomically.
 
@@ -28,9 +28,9 @@ import numpy as np
 from acnekit import __version__
 from acnekit.circles import Circles
 from acnekit.errors import AcneKitError, ImageError, OutputError, short_repr
-from acnekit.grading import (CALIBRATED_CAVEAT, COUNT_CAVEAT, HAYASHI_NAMES, HAYASHI_UPPER, band_labels,
-                             check_bands, grade_name, hayashi_grade)
+from acnekit.grading import COUNT_CAVEAT, HAYASHI_UPPER, band_labels, check_bands, grade_name, hayashi_grade
 from acnekit.imageio import encode_image, read_image, resize_rgb
+from acnekit.reference_grade import reference_grade
 from acnekit.scale import Scale, check_in_image, from_px_per_mm, resolve_scale
 from acnekit.severity import severity
 
@@ -46,7 +46,8 @@ PERCENTILES = (10, 25, 50, 75, 90)
 
 @dataclass(eq=False)
 class Assessment:
-    """One assessed photo: its name and upright size, the lesions (photo pixels), the summary."""
+    """One assessed photo: its name and upright size, the lesions (photo pixels), the summary,
+    and per lesion whether the reference grade counts it (``graded``; None: not known)."""
 
     file_name: str
     width: int
@@ -54,18 +55,33 @@ class Assessment:
     circles: Circles
     summary: dict[str, Any]
     rgb: np.ndarray | None = field(default=None, repr=False)  # the upright photo, for drawing
+    graded: np.ndarray | None = None  # (n,) bool
 
     def to_dict(self) -> dict[str, Any]:
         c = self.circles
-        score = c.score if c.score is not None else np.full(len(c), np.nan)
-        anns = [{"id": i, "image_id": 0, "coordinates": [float(x), float(y)], "radius": float(r),
-                 "class_name": "acne", **({} if math.isnan(s) else {"score": float(s)})}
-                for i, ((x, y), r, s) in enumerate(zip(c.xy, c.radius, score))]
+        n = len(c)
+        score = c.score if c.score is not None else np.full(n, np.nan)
+        gscore = c.graded_score if c.graded_score is not None else np.full(n, np.nan)
+        graded = [None] * n if self.graded is None else [bool(g) for g in self.graded]
+        anns = []
+        for i, ((x, y), r, s, gs, g) in enumerate(zip(c.xy, c.radius, score, gscore, graded)):
+            ann = {"id": i, "image_id": 0, "coordinates": [float(x), float(y)], "radius": float(r),
+                   "class_name": "acne", **({} if math.isnan(s) else {"score": float(s)})}
+            if g is not None:
+                ann["graded"] = g
+            if not math.isnan(gs):
+                ann["graded_score"] = round(float(gs), 4)
+            anns.append(ann)
+        model = self.summary.get("model") or {}
+        info = {"description": "acnekit assessment of one photo", "acnekit_version": __version__,
+                "model": model.get("name")}
+        if model.get("graded"):
+            info["graded_model"] = model["graded"].get("name")
+            info["graded_threshold"] = model["graded"].get("threshold")
         return {
             "images": [{"id": 0, "file_name": self.file_name, "width": self.width, "height": self.height}],
             "annotations": anns,
-            "info": {"description": "acnekit assessment of one photo", "acnekit_version": __version__,
-                     "model": self.summary.get("model", {}).get("name")},
+            "info": info,
             "summary": self.summary,
         }
 
@@ -91,14 +107,16 @@ def _histogram(v: np.ndarray, quantity: str) -> dict[str, Any]:
     return {"quantity": quantity, "edges": [float(e) for e in edges], "counts": counts.tolist()}
 
 
-def summarise(circles: Circles, width: int, height: int, *, px_per_mm: float | None = None,
-              scale: Scale | None = None, bands: Sequence[int] = HAYASHI_UPPER, calibration=None,
+def summarise(circles: Circles, width: int, height: int, *, graded: Sequence[bool] | None = None,
+              px_per_mm: float | None = None, scale: Scale | None = None, bands: Sequence[int] = HAYASHI_UPPER,
               model: dict[str, Any] | None = None) -> dict[str, Any]:
     """The assessment summary of ``circles`` (photo pixels) on a ``width`` x ``height`` photo.
 
-    ``scale`` (or the shortcut ``px_per_mm``) gives mm sizes; ``calibration`` (a
-    `acnekit.calibrate.Calibration`) adds a calibrated grade; ``model`` is recorded as is
-    (name, working scale, score threshold). No I/O."""
+    ``graded``: per lesion, whether the reference grade counts it (`summary.grade`, from the
+    number of graded lesions; None: no graded flags, so no reference grade, ``grade`` None).
+    ``summary.count_band`` is the Hayashi band of the all-lesion count. ``scale`` (or the
+    shortcut ``px_per_mm``) gives mm sizes; ``model`` is recorded as is (name, working
+    scale, score threshold, graded head). No I/O."""
     if scale is None:
         scale = from_px_per_mm(px_per_mm) if px_per_mm is not None else Scale()
     bands = tuple(int(b) for b in bands)
@@ -114,10 +132,14 @@ def summarise(circles: Circles, width: int, height: int, *, px_per_mm: float | N
         sizes["histogram"] = _histogram(r / ppm, "radius_mm")
     else:
         sizes["histogram"] = _histogram(r, "radius_px")
+    if graded is not None:
+        graded = np.asarray(graded, dtype=bool).reshape(-1)
+        if graded.shape != (n,):
+            raise ValueError(f"graded must have shape ({n},), got {graded.shape}")
     g = int(hayashi_grade(n, bands))
     labels = band_labels(bands)
     name = grade_name(g, bands)
-    grade = {
+    count_band = {
         "method": "hayashi-count-bands", "grade": g, "name": name, "count": n, "bands": list(bands),
         "labels": labels, "band": labels[g],
         "explanation": f"{n} lesions fall in the count band {labels[g]} -> grade {g} ({name}); "
@@ -129,32 +151,31 @@ def summarise(circles: Circles, width: int, height: int, *, px_per_mm: float | N
         "total_area_px2": total_px,
         "total_area_mm2": None if ppm is None else total_px / ppm**2,
         "sizes": sizes,
-        "grade": grade,
-        "calibrated_grade": None,
+        "grade": None if graded is None else reference_grade(int(graded.sum()), bands),
+        "count_band": count_band,
         "severity": severity(n, total_px, width, height),
         "model": model,
         "scale": scale.to_dict(),
     }
-    if calibration is not None:
-        cg = calibration.grade(r, width, height)
-        k = calibration.n_grades
-        cg["name"] = HAYASHI_NAMES[cg["grade"]] if k == len(HAYASHI_NAMES) else f"grade {cg['grade']}"
-        cg["caveat"] = CALIBRATED_CAVEAT
-        out["calibrated_grade"] = cg
     return out
 
 
 # ---------------------------------------------------------------------------- one photo
 def _model_info(detector, thr: float) -> dict[str, Any]:
-    return {"name": detector.name, "working_scale": dict(detector.working_scale), "score_threshold": thr}
+    info = {"name": detector.name, "working_scale": dict(detector.working_scale), "score_threshold": thr}
+    gthr = getattr(detector, "graded_threshold", None)
+    if gthr is not None:
+        info["graded"] = {"name": detector.graded_card.get("name"), "threshold": gthr}
+    return info
 
 
-def _as_calibration(calibration):
-    if calibration is None or not isinstance(calibration, (str, Path)):
-        return calibration
-    from acnekit.calibrate import load_calibration
-
-    return load_calibration(calibration)
+def graded_flags(detector, circles: Circles) -> np.ndarray | None:
+    """(n,) bool: the lesions whose graded score reaches the detector's graded threshold;
+    None when the detector has no graded head."""
+    thr = getattr(detector, "graded_threshold", None)
+    if thr is None or circles.graded_score is None:
+        return None
+    return circles.graded_score >= thr
 
 
 def check_score_thr(score_thr: Any) -> float | None:
@@ -180,39 +201,48 @@ def load_photo(source: str | Path | bytes, *, name: str | None = None, max_pixel
 
 
 def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | None = None, ruler: Any = None,
-                 score_thr: float | None = None, bands: Sequence[int] = HAYASHI_UPPER, calibration=None,
+                 score_thr: float | None = None, bands: Sequence[int] = HAYASHI_UPPER,
                  name: str | None = None, max_pixels: int | None = None) -> Assessment:
     """Read, detect, summarise. ``source`` is a path or the bytes of an uploaded file
     (``name`` then labels it; default ``upload``). ``ruler`` is ``"X1,Y1,X2,Y2,MM"`` in the
-    upright photo's pixels. ``calibration``: a Calibration, a path, or ``"default"``."""
+    upright photo's pixels."""
     scale = resolve_scale(px_per_mm, ruler)
     thr = check_score_thr(score_thr)
     check_bands(bands)
-    cal = _as_calibration(calibration)
     label = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "upload")
     rgb = load_photo(source, name=label, max_pixels=max_pixels)
     h, w = rgb.shape[:2]
     check_in_image(scale, w, h, label)
     circles = detector.predict(rgb, score_thr=thr)
     used_thr = detector.score_threshold if thr is None else thr
-    summary = summarise(circles, w, h, scale=scale, bands=bands, calibration=cal,
-                        model=_model_info(detector, used_thr))
+    graded = graded_flags(detector, circles)
+    summary = summarise(circles, w, h, graded=graded, scale=scale, bands=bands, model=_model_info(detector, used_thr))
     base = Path(label.replace("\\", "/")).name
-    return Assessment(base if base not in ("", ".", "..") else "upload", w, h, circles, summary, rgb)
+    return Assessment(base if base not in ("", ".", "..") else "upload", w, h, circles, summary, rgb, graded)
 
 
 # ---------------------------------------------------------------------------- outputs
 def annotated_image(rgb: np.ndarray, circles: Circles, px_per_mm: float | None = None,
-                    max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+                    max_side: int = DISPLAY_MAX_SIDE, graded: np.ndarray | None = None) -> np.ndarray:
     """The display copy: downscaled to ``max_side`` if larger, circles drawn, and a 1 mm bar
-    when the scale is known (left out if 1 mm is wider than the image)."""
-    from acnekit.draw import draw_circles, draw_scale_bar
+    when the scale is known (left out if 1 mm is wider than the image). With ``graded``
+    flags, the lesions the reference grade counts are drawn thicker in amber, the others in
+    green, with a legend."""
+    from acnekit.draw import GRADED, PRIMARY, draw_circles, draw_legend, draw_scale_bar, line_width
 
     h, w = rgb.shape[:2]
     k = min(1.0, max_side / max(h, w))
     disp = resize_rgb(rgb, max(1, round(w * k)), max(1, round(h * k))) if k < 1 else rgb
     sx, sy = disp.shape[1] / w, disp.shape[0] / h
-    out = draw_circles(disp, circles.scaled(sx, sy))
+    shown = circles.scaled(sx, sy)
+    if graded is None:
+        out = draw_circles(disp, shown)
+    else:
+        graded = np.asarray(graded, bool)
+        out = draw_circles(disp, shown[~graded], PRIMARY)
+        out = draw_circles(out, shown[graded], GRADED, width=2 * line_width(*disp.shape[:2]) + 1)
+        out = draw_legend(out, [(f"counted by the grade: {int(graded.sum())}", GRADED, "circle"),
+                                (f"other lesions: {int((~graded).sum())}", PRIMARY, "circle")])
     if px_per_mm is not None:
         try:
             out = draw_scale_bar(out, px_per_mm * (sx + sy) / 2)
@@ -226,7 +256,8 @@ def render_outputs(assessment: Assessment, rgb: np.ndarray) -> dict[str, bytes]:
     from acnekit.report import render_report
 
     d = assessment.to_dict()
-    disp = annotated_image(rgb, assessment.circles, assessment.summary["scale"]["px_per_mm"])
+    disp = annotated_image(rgb, assessment.circles, assessment.summary["scale"]["px_per_mm"],
+                           graded=assessment.graded)
     jpg = encode_image(disp, "JPEG", quality=90)
     return {ANNOTATED: jpg, JSON_NAME: (json.dumps(d, indent=1, allow_nan=False) + "\n").encode(),
             REPORT: render_report(d, disp, image_bytes=jpg).encode("utf-8")}

@@ -24,8 +24,9 @@ def _as_float_array(name: str, value: Any, shape_tail: tuple[int, ...]) -> np.nd
 
 @dataclass(eq=False)
 class Circles:
-    """n circles: ``xy`` (n, 2) centres, ``radius`` (n,), optional ``score`` (n,) and
-    ``class_name`` (n,) object array of strings.
+    """n circles: ``xy`` (n, 2) centres, ``radius`` (n,), optional ``score`` (n,),
+    ``class_name`` (n,) object array of strings and ``graded_score`` (n,) (the graded head's
+    score: how likely the reference grade counts the lesion, `acnekit.detector.graded`).
 
     Supports ``len(c)``, boolean / integer / slice indexing (``c[c.score > 0.3]``) and
     ``Circles.empty()``.
@@ -35,6 +36,7 @@ class Circles:
     radius: np.ndarray
     score: np.ndarray | None = None
     class_name: np.ndarray | None = field(default=None)
+    graded_score: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xy = _as_float_array("xy", self.xy, (2,))
@@ -46,6 +48,10 @@ class Circles:
             self.score = _as_float_array("score", self.score, ())
             if self.score.shape != (n,):
                 raise ValueError(f"score must have shape ({n},), got {self.score.shape}")
+        if self.graded_score is not None:
+            self.graded_score = _as_float_array("graded_score", self.graded_score, ())
+            if self.graded_score.shape != (n,):
+                raise ValueError(f"graded_score must have shape ({n},), got {self.graded_score.shape}")
         if self.class_name is not None:
             names = np.empty(len(self.class_name), dtype=object)
             names[:] = list(self.class_name)
@@ -81,6 +87,7 @@ class Circles:
             np.concatenate([p.radius for p in parts]),
             np.concatenate([p.score for p in parts]) if has_score else None,
             names,
+            np.concatenate([p.graded_score for p in parts]) if all(p.graded_score is not None for p in parts) else None,
         )
 
     # ------------------------------------------------------------------ container protocol
@@ -95,6 +102,7 @@ class Circles:
             self.radius[index],
             None if self.score is None else self.score[index],
             None if self.class_name is None else self.class_name[index],
+            None if self.graded_score is None else self.graded_score[index],
         )
 
     def __eq__(self, other: object) -> bool:
@@ -109,6 +117,7 @@ class Circles:
             and same(self.radius, other.radius)
             and same(self.score, other.score)
             and same(self.class_name, other.class_name)
+            and same(self.graded_score, other.graded_score)
         )
 
     def __repr__(self) -> str:
@@ -151,7 +160,8 @@ class Circles:
 
     def scaled(self, sx: float, sy: float) -> "Circles":
         """Circles on an image resized by (sx, sy): x by sx, y by sy, radius by their mean."""
-        return Circles(self.xy * np.array([sx, sy]), self.radius * (sx + sy) / 2.0, self.score, self.class_name)
+        return Circles(self.xy * np.array([sx, sy]), self.radius * (sx + sy) / 2.0, self.score, self.class_name,
+                       self.graded_score)
 
     def inside(self, width: float, height: float) -> np.ndarray:
         """(n,) bool: centre lies within ``[0, width] x [0, height]``."""

@@ -62,7 +62,3 @@ COUNT_CAVEAT = (
     "same Hayashi grade from their v2 count as their ACNE04 grade. Treat the grade as a count band, "
     "not a clinical diagnosis."
 )
-CALIBRATED_CAVEAT = (
-    "The calibrated grade maps lesion count and area to ACNE04's grades as learned from human "
-    "Acne04-v2 circles; on detector output it inherits the detector's counting errors."
-)

@@ -1,6 +1,8 @@
 """A self-contained HTML report of one assessment: the annotated photo (embedded, base64),
-the summary table, a lesion-size histogram (inline SVG), how the grade was reached, the
-caveat, and the model and scale used. Every text value is HTML-escaped."""
+the summary table, a lesion-size histogram (inline SVG), how the reference grade was reached
+(graded-lesion count, bands, probabilities, caveat), the all-lesion count band, and the model
+and scale used. Every text value is HTML-escaped. Old assessments without a reference grade
+(``summary.grade`` null or absent) show the count band only."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;t
 th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
 .photo{max-width:100%;height:auto;border:1px solid #999}.caveat{background:#fff6d6;padding:.6rem;border-left:4px solid #d9a400}
 .band-hit{background:#dff3df;font-weight:bold}small{color:#555}
+.key-graded{color:#b38600;font-weight:bold}.key-other{color:#1a8f1a;font-weight:bold}
 """
 
 
@@ -78,12 +81,29 @@ def _sizes_table(sizes: dict[str, Any]) -> str:
     return f"<table><tr><th></th>{head}</tr>{body}</table>"
 
 
-def _bands_table(grade: dict[str, Any]) -> str:
+def _bands_table(grade: dict[str, Any], what: str = "lesion count") -> str:
+    probs = grade.get("probabilities")
     cells = []
     for g, label in enumerate(grade["labels"]):
         cls = " class='band-hit'" if g == grade["grade"] else ""
-        cells.append(f"<tr{cls}><td>{g}</td><td>{_e(label)}</td></tr>")
-    return "<table><tr><th>grade</th><th>lesion count</th></tr>" + "".join(cells) + "</table>"
+        p = f"<td class='num'>{_f(probs[g], 2)}</td>" if probs else ""
+        cells.append(f"<tr{cls}><td>{g}</td><td>{_e(label)}</td>{p}</tr>")
+    head = "<th>probability</th>" if probs else ""
+    return f"<table><tr><th>grade</th><th>{_e(what)}</th>{head}</tr>" + "".join(cells) + "</table>"
+
+
+def _grade_html(grade: dict[str, Any] | None, band: dict[str, Any] | None) -> str:
+    parts = []
+    if grade:
+        parts.append(f"<h2>How the grade was reached</h2><p>{_e(grade['explanation'])}.</p>"
+                     f"{_bands_table(grade, 'graded lesions')}<p class='caveat'>{_e(grade['caveat'])}</p>")
+    else:
+        parts.append("<h2>Grade</h2><p>No reference grade: this assessment has no graded lesions "
+                     "(made without a graded head).</p>")
+    if band:
+        parts.append(f"<h2>All-lesion count band</h2><p>{_e(band['explanation'])}.</p>{_bands_table(band)}"
+                     f"<p class='caveat'>{_e(band['caveat'])}</p>")
+    return "".join(parts)
 
 
 def render_report(assessment: dict[str, Any], rgb: np.ndarray, *, image_bytes: bytes | None = None) -> str:
@@ -93,48 +113,43 @@ def render_report(assessment: dict[str, Any], rgb: np.ndarray, *, image_bytes: b
     im = assessment["images"][0]
     data = image_bytes if image_bytes is not None else encode_image(rgb, "JPEG", quality=90)
     b64 = base64.b64encode(data).decode("ascii")
-    sc, grade, sev, model = s["scale"], s["grade"], s["severity"], s.get("model") or {}
+    sc, grade, sev, model = s["scale"], s.get("grade"), s["severity"], s.get("model") or {}
+    # old assessments: summary.grade was the all-lesion count band and there was no count_band
+    band = s.get("count_band") or (grade if grade and grade.get("method") == "hayashi-count-bands" else None)
+    grade = grade if grade and grade.get("method") != "hayashi-count-bands" else None
     mm = sc.get("px_per_mm") is not None
-    rows = [("photo", _e(im["file_name"])), ("size (px)", f"{im['width']} &times; {im['height']}"),
-            ("lesions", _f(s["count"])), ("total lesion area (px²)", _f(s["total_area_px2"], 1)),
-            ("total lesion area (mm²)", _f(s["total_area_mm2"])),
-            ("lesion area (% of photo)", _f(sev["inputs"]["area_percent"], 3)),
-            ("grade (count bands)", f"{grade['grade']} &ndash; {_e(grade['name'])}"),
-            ("severity score (0–100)", _f(sev["score"], 1))]
-    cal = s.get("calibrated_grade")
-    if cal:
-        rows.append(("calibrated grade", f"{cal['grade']} &ndash; {_e(cal.get('name', ''))}"))
+    rows = [("photo", _e(im["file_name"])), ("size (px)", f"{im['width']} &times; {im['height']}")]
+    if grade:
+        rows += [("grade (reference)", f"<b>{grade['grade']} &ndash; {_e(grade['name'])}</b>"),
+                 ("graded lesions (counted by the grade)", _f(grade["count"]))]
+    rows += [("lesions", _f(s["count"])), ("total lesion area (px²)", _f(s["total_area_px2"], 1)),
+             ("total lesion area (mm²)", _f(s["total_area_mm2"])),
+             ("lesion area (% of photo)", _f(sev["inputs"]["area_percent"], 3))]
+    if band:
+        rows.append(("all-lesion count band", f"{band['grade']} &ndash; {_e(band['name'])}"))
+    rows.append(("severity score (0–100)", _f(sev["score"], 1)))
+    key = ("<p><small>Circles: <span class='key-graded'>amber, thick</span> = counted by the grade; "
+           "<span class='key-other'>green</span> = other detected lesions.</small></p>") if grade else ""
     scale_txt = (f"{_f(sc['px_per_mm'], 3)} px/mm ({_e(sc['source'])})" if mm else _e(sc.get("note", "")))
     ws = model.get("working_scale") or {}
-    cal_html = ""
-    if cal:
-        cv = cal.get("cv") or {}
-        feats = ", ".join(f"{_e(k)} = {v:.3f}" for k, v in cal["features"].items())
-        cal_html = (f"<h2>Calibrated grade</h2><p>Score {_f(cal['score'], 3)} = weights "
-                    f"{_e([round(w, 4) for w in cal['weights']])} &middot; features ({feats}); thresholds "
-                    f"{_e([round(t, 4) for t in cal['thresholds']])} &rarr; grade {cal['grade']} "
-                    f"({_e(cal.get('name', ''))}). Calibration {_e(cal.get('calibration', ''))}: cross-validated accuracy "
-                    f"{_f(cv.get('accuracy'), 3)}, kappa {_f(cv.get('kappa'), 3)}.</p>"
-                    f"<p class='caveat'>{_e(cal.get('caveat', ''))}</p>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>acnekit assessment: {_e(im['file_name'])}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
 <body>
 <h1>Acne assessment: {_e(im['file_name'])}</h1>
 <img class="photo" alt="photo with the {_f(s['count'])} detected lesions circled" src="data:image/jpeg;base64,{b64}">
-<p><small>Display copy; lesion coordinates in assessment.json are in the photo's own pixels.</small></p>
+{key}<p><small>Display copy; lesion coordinates in assessment.json are in the photo's own pixels.</small></p>
 <h2>Summary</h2><table>{_rows(rows)}</table>
 <h2>Lesion sizes</h2>{_sizes_table(s['sizes'])}
 {histogram_svg(s['sizes']['histogram'])}
-<h2>How the grade was reached</h2>
-<p>{_e(grade['explanation'])}.</p>{_bands_table(grade)}
-<p class="caveat">{_e(grade['caveat'])}</p>
-{cal_html}
+{_grade_html(grade, band)}
 <h2>Severity score</h2><p>{_e(sev['formula'])}: n = {_f(sev['inputs']['count'])}, p = {_f(sev['inputs']['area_percent'], 3)}
 &rarr; <b>{_f(sev['score'], 1)}</b>.</p>
 <h2>Model and scale</h2>
 <table>{_rows([("model", _e(model.get('name', 'unknown'))),
                ("working scale", _e(', '.join(f'{k}={v}' for k, v in ws.items()))),
-               ("score threshold", _f(model.get('score_threshold'), 3)), ("scale", scale_txt)])}</table>
+               ("score threshold", _f(model.get('score_threshold'), 3)),
+               ("graded head", _e((model.get('graded') or {}).get('name', 'none'))),
+               ("graded threshold", _f((model.get('graded') or {}).get('threshold'), 3)), ("scale", scale_txt)])}</table>
 </body></html>
 """

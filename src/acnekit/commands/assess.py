@@ -26,7 +26,7 @@ from acnekit.scale import resolve_scale
 
 SUMMARY_CSV = "summary.csv"
 CSV_COLUMNS = ("file", "out_dir", "width", "height", "count", "total_area_px2", "total_area_mm2", "grade",
-               "grade_name", "calibrated_grade", "severity", "px_per_mm", "model", "score_threshold")
+               "grade_name", "graded_count", "count_band_grade", "severity", "px_per_mm", "model", "score_threshold")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,8 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_tta_arg(p)
     p.add_argument("--bands", default=",".join(map(str, HAYASHI_UPPER)), metavar="5,20,50",
                    help="grade bands: inclusive upper lesion counts of each grade but the last (default 5,20,50)")
-    p.add_argument("--calibration", metavar="CAL.json|default",
-                   help="add a calibrated grade ('default': the one shipped, Acne04-v2 circles vs ACNE04 grades)")
     p.add_argument("--max-pixels", type=int, metavar="N", help="refuse photos with more pixels (default 64 MP)")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
     p.add_argument("--json", action="store_true", help="print the summaries as JSON instead of one line per photo")
@@ -74,11 +72,14 @@ def _targets(photos: list[Path], out_root: Path) -> list[Path]:
 
 
 def _line(photo: Path, out: Path, s: dict) -> str:
-    g = s["grade"]
-    text = (f"{photo}: {s['count']} lesions, grade {g['grade']} ({g['name']}, count band {g['band']}), "
-            f"severity {s['severity']['score']:.1f}/100")
-    if s.get("calibrated_grade"):
-        text += f", calibrated grade {s['calibrated_grade']['grade']} ({s['calibrated_grade']['name']})"
+    g, cb = s.get("grade"), s["count_band"]
+    if g:
+        probs = "/".join(f"{p:.2f}" for p in g["probabilities"])
+        text = (f"{photo}: {g['name']} (grade {g['grade']}, reference grade from {g['count']} graded lesions, "
+                f"P {probs}), {s['count']} lesions (count band {cb['band']})")
+    else:
+        text = f"{photo}: {s['count']} lesions, count band {cb['band']} ({cb['name']}; no graded head: no reference grade)"
+    text += f", severity {s['severity']['score']:.1f}/100"
     if s["total_area_mm2"] is not None:
         text += f", lesion area {s['total_area_mm2']:.1f} mm2"
     return text + f" -> {out}{os.sep}"
@@ -86,10 +87,10 @@ def _line(photo: Path, out: Path, s: dict) -> str:
 
 def _csv_row(photo: Path, out: Path, d: dict) -> list:
     s, im = d["summary"], d["images"][0]
-    cal = s.get("calibrated_grade")
+    g = s.get("grade") or {}
     return [str(photo), str(out), im["width"], im["height"], s["count"], f"{s['total_area_px2']:.2f}",
-            "" if s["total_area_mm2"] is None else f"{s['total_area_mm2']:.4f}", s["grade"]["grade"],
-            s["grade"]["name"], "" if cal is None else cal["grade"], f"{s['severity']['score']:.2f}",
+            "" if s["total_area_mm2"] is None else f"{s['total_area_mm2']:.4f}", g.get("grade", ""),
+            g.get("name", ""), g.get("count", ""), s["count_band"]["grade"], f"{s['severity']['score']:.2f}",
             "" if s["scale"]["px_per_mm"] is None else s["scale"]["px_per_mm"], s["model"]["name"],
             s["model"]["score_threshold"]]
 
@@ -120,11 +121,6 @@ def run(args: argparse.Namespace) -> int:
         w, h = image_size(photo, max_pixels=args.max_pixels)
         if w < MIN_SIDE or h < MIN_SIDE:
             raise ImageError(f"image is {w}x{h} px, smaller than the minimum {MIN_SIDE}x{MIN_SIDE}", path=photo)
-    calibration = None
-    if args.calibration:
-        from acnekit.calibrate import load_calibration
-
-        calibration = load_calibration(args.calibration)
     detector = load_detector(args.model)
     apply_tta(detector, args.tta)
     created = not out_root.exists()
@@ -138,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                    disable=True if len(photos) < 2 else None)
         for photo, target in zip(bar, targets):
             a = assess_photo(photo, detector, px_per_mm=args.px_per_mm, ruler=args.ruler, score_thr=args.score_thr,
-                             bands=bands, calibration=calibration, max_pixels=args.max_pixels)
+                             bands=bands, max_pixels=args.max_pixels)
             folder = staged / target.name
             folder.mkdir()
             write_files(folder, render_outputs(a, a.rgb))

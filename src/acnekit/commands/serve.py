@@ -32,7 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="photos processed at the same time (default 2); more uploads wait in a queue")
     p.add_argument("--queue", type=int, default=16, metavar="N",
                    help="uploads that may wait for a worker; beyond that the server answers 503 (default 16)")
-    p.add_argument("--calibration", metavar="CAL.json|default", help="also show a calibrated grade")
     add_tta_arg(p)
     p.set_defaults(func=run)
 
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     # bound to this computer only: also refuse requests for other host names (DNS rebinding)
     allowed = LOOPBACK_HOSTS if args.host in LOOPBACK else None
     app = create_app(detector, max_upload_mb=args.max_upload_mb, workers=args.workers, queue=args.queue,
-                     max_pixels=args.max_pixels, calibration=args.calibration, allowed_hosts=allowed)
+                     max_pixels=args.max_pixels, allowed_hosts=allowed)
     if args.host not in LOOPBACK:
         print(f"acnekit serve: warning: listening on {args.host}: other computers on the network can reach "
               "this server; it has no login", file=sys.stderr)

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 from acnekit.circles import Circles
 from acnekit.detector.decode import decode
 from acnekit.detector.fuse import fold_batchnorm
+from acnekit.detector.graded import circle_scores
 from acnekit.detector.network import CircleNet
 from acnekit.detector.tiling import tiled_predict
 from acnekit.errors import ModelError
@@ -79,19 +80,31 @@ def load_weights(model: torch.nn.Module, weights: str | Path, what: str = "model
 class Detector:
     stride = CircleNet.stride  # input pixels per output cell
 
-    def __init__(self, model: CircleNet, card: dict[str, Any] | None = None, *, fold_bn: bool = False):
+    def __init__(self, model: CircleNet, card: dict[str, Any] | None = None, *, fold_bn: bool = False,
+                 graded: torch.nn.Module | None = None, graded_card: dict[str, Any] | None = None):
         """``model`` is used as is (training validates the live model through this class);
         ``fold_bn`` runs a copy with BatchNorm folded into the convolutions instead (the same
-        heads to float rounding, about a quarter faster on CPU), for frozen weights."""
+        heads to float rounding, about a quarter faster on CPU), for frozen weights.
+        ``graded``: a graded head (`acnekit.detector.graded`) on the model's head features,
+        with its card (``graded_threshold``); circles then carry ``graded_score``."""
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.net = fold_batchnorm(self.model).to(memory_format=torch.channels_last) if fold_bn else self.model
         self.card = {**DEFAULT_CARD, **(card or {})}
+        self.graded = None
+        self.graded_card = dict(graded_card or {})
+        if graded is not None:
+            graded = graded.eval().to(self.device)
+            self.graded = (fold_batchnorm(graded) if fold_bn else graded).to(memory_format=torch.channels_last)
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | Path | None = None, *, fold_bn: bool = True) -> "Detector":
+    def load(cls, path: str | Path | None = None, *, fold_bn: bool = True,
+             graded: str | Path | None = "auto") -> "Detector":
         """Load weights (.safetensors) and the model card beside them (same name, .json).
-        ``None`` loads the default model shipped in ``acnekit/weights``."""
+        ``None`` loads the default model shipped in ``acnekit/weights``. ``graded``:
+        ``"auto"`` attaches the shipped graded head when it was trained on this model's
+        features (its card's ``base_model`` is this model's name), a path attaches that head
+        (an error if it was trained on another model), ``None`` none."""
         weights = Path(path) if path is not None else DEFAULT_MODEL
         if weights.is_dir():
             weights = weights / "best.safetensors"
@@ -106,11 +119,18 @@ class Detector:
         arch = {**DEFAULT_CARD["arch"], **card.get("arch", {})}
         model = CircleNet(width=arch["width"], head_width=arch["head_width"])
         load_weights(model, weights)
-        return cls(model, card, fold_bn=fold_bn)
+        head, gcard = _graded_for(card.get("name", "unnamed"), graded)
+        return cls(model, card, fold_bn=fold_bn, graded=head, graded_card=gcard)
 
     @property
     def name(self) -> str:
         return str(self.card.get("name", "unnamed"))
+
+    @property
+    def graded_threshold(self) -> float | None:
+        """Graded score at which a lesion counts for the reference grade; None without a head."""
+        t = self.graded_card.get("graded_threshold") if self.graded is not None else None
+        return None if t is None else float(t)
 
     @property
     def score_threshold(self) -> float:
@@ -151,7 +171,12 @@ class Detector:
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The network on a padded (B, 3, H, W) float batch: raw heads as float32, on the CPU
         (decoding is CPU work)."""
-        return {k: v.float().cpu() for k, v in self.net(x).items()}
+        if self.graded is None:
+            return {k: v.float().cpu() for k, v in self.net(x).items()}
+        y = self.net.features(x)
+        out = self.net.heads(y)
+        out["graded"] = self.graded(y)
+        return {k: v.float().cpu() for k, v in out.items()}
 
     def predict_working(self, rgb: np.ndarray) -> Circles:
         """Circles (score >= min_score) in the pixels of a working-scale image or tile."""
@@ -160,7 +185,11 @@ class Detector:
     def predict_working_batch(self, batch: np.ndarray) -> list[Circles]:
         """`predict_working` for a (B, H, W, 3) batch of same-size working images."""
         h, w = batch.shape[1:3]
-        found = decode(self.heads(batch), self.stride, self.card["max_detections"], self.card["min_score"])
+        heads = self.heads(batch)
+        found = decode(heads, self.stride, self.card["max_detections"], self.card["min_score"])
+        if "graded" in heads:
+            for i, c in enumerate(found):
+                c.graded_score = circle_scores(heads["graded"][i], c, self.stride)
         return [c[c.inside(w, h)] for c in found]
 
     def predict(self, rgb: np.ndarray, score_thr: float | None = None) -> Circles:
@@ -227,11 +256,32 @@ def merge_flip(out: dict[str, torch.Tensor], flipped: dict[str, torch.Tensor]) -
 
     Heatmaps are averaged as probabilities; log radii directly; the x offset of the mirrored
     pass becomes ``1 - offset`` (a point at ``x + o`` cells mirrors to ``W - x - o``)."""
-    p = (torch.sigmoid(out["heatmap"]) + torch.sigmoid(flipped["heatmap"])) / 2
+    def mean_prob(key: str) -> torch.Tensor:
+        p = (torch.sigmoid(out[key]) + torch.sigmoid(flipped[key])) / 2
+        return torch.logit(p.clamp(1e-6, 1 - 1e-6))
+
     off_f = flipped["offset"].clone()
     off_f[:, 0] = 1 - off_f[:, 0]
-    return {
-        "heatmap": torch.logit(p.clamp(1e-6, 1 - 1e-6)),
+    merged = {
+        "heatmap": mean_prob("heatmap"),
         "offset": (out["offset"] + off_f) / 2,
         "log_radius": (out["log_radius"] + flipped["log_radius"]) / 2,
     }
+    if "graded" in out:
+        merged["graded"] = mean_prob("graded")
+    return merged
+
+
+def _graded_for(model_name: str, graded: str | Path | None):
+    """(head, card) to attach to a model named ``model_name``; (None, None) for none."""
+    from acnekit.detector.graded import DEFAULT_GRADED, load_graded
+
+    if graded is None or (graded == "auto" and not DEFAULT_GRADED.exists()):
+        return None, None
+    head, gcard = load_graded(None if graded == "auto" else graded)
+    if gcard.get("base_model") != model_name:
+        if graded == "auto":
+            return None, None
+        raise ModelError(f"graded head was trained on the features of {gcard.get('base_model')!r}, "
+                         f"not of {model_name!r}", path=graded)
+    return head, gcard

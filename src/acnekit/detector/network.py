@@ -116,6 +116,15 @@ class CircleNet(nn.Module):
         self.backbone.load_state_dict(full.features[: _TAPS[16] + 1].state_dict(), strict=True)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.heads(self.features(x))
+
+    def heads(self, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The raw heads from the shared stride-2 head features (`features`)."""
+        return {name: head(y) for name, head in self.head.items()}
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The stride-2 head features (B, head_width, H/2, W/2) that every head reads
+        (the graded head, `acnekit.detector.graded`, reads them too)."""
         x = (x - self.mean) / self.std
         taps = {}
         for i, layer in enumerate(self.backbone):
@@ -129,8 +138,7 @@ class CircleNet(nn.Module):
             y = self.smooth[str(s)](lat + F.interpolate(y, size=lat.shape[-2:], mode="nearest"))
         lat2 = self.lateral["2"](taps[2])
         y = self.smooth2(lat2 + F.interpolate(self.reduce2(y), size=lat2.shape[-2:], mode="bilinear", align_corners=False))
-        y = self.head_conv(y)
-        return {name: head(y) for name, head in self.head.items()}
+        return self.head_conv(y)
 
 
 def load_imagenet_backbone(model: CircleNet) -> str:

@@ -17,6 +17,10 @@ def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float 
     ``card["min_score"]``) and records the counting threshold in ``info.score_threshold``
     (``score_thr`` when given, else the model's operating point).
 
+    With a graded head, each circle also gets ``graded_score`` and ``graded`` (its graded
+    score reaches the head's threshold and its score the counting threshold, so the graded
+    lesions are among the counted ones); ``info`` records the head and its threshold.
+
     Photos go through the network ``batch`` at a time (`Detector.predict_many`); the next
     batch is read and decoded in a background thread while the current one is detected."""
     if batch < 1:
@@ -29,6 +33,8 @@ def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float 
                              "Acne04-v2 names images by file name", path=p)
         seen[p.name] = p
     floor = detector.card["min_score"] if score_thr is None else score_thr
+    counting = detector.score_threshold if score_thr is None else score_thr
+    gthr = getattr(detector, "graded_threshold", None)
     chunks = [photos[i : i + batch] for i in range(0, len(photos), batch)]
     bar = None
     if progress:
@@ -44,7 +50,12 @@ def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float 
             for path, rgb, c in zip(chunks[k], rgbs, detector.predict_many(rgbs, score_thr=floor)):
                 h, w = rgb.shape[:2]
                 names = ["acne"] * len(c)
-                images.append(ImageRecord(len(images), path.name, w, h, type(c)(c.xy, c.radius, c.score, names)))
+                extra = None
+                if gthr is not None and c.graded_score is not None and len(c):
+                    flags = (c.graded_score >= gthr) & (c.score >= counting)
+                    extra = [{"graded": bool(f), "graded_score": round(float(g), 4)} for f, g in zip(flags, c.graded_score)]
+                images.append(ImageRecord(len(images), path.name, w, h, type(c)(c.xy, c.radius, c.score, names),
+                                          ann_extra=extra))
             if bar is not None:
                 bar.update(len(rgbs))
     if bar is not None:
@@ -54,8 +65,11 @@ def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float 
         "model": detector.name,
         "working_scale": detector.working_scale,
         "score_floor": floor,
-        "score_threshold": detector.score_threshold if score_thr is None else score_thr,
+        "score_threshold": counting,
     }
+    if gthr is not None:
+        info["graded_model"] = detector.graded_card.get("name")
+        info["graded_threshold"] = gthr
     return AcneDataset(images, info=info)
 
 

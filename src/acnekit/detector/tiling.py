@@ -31,7 +31,7 @@ def tiled_predict(image: np.ndarray, predict_fn: Callable[[np.ndarray], Circles]
             c = predict_fn(image[y0 : y0 + tile, x0 : x0 + tile])
             if len(c) == 0:
                 continue
-            c = Circles(c.xy + [x0, y0], c.radius, c.score, c.class_name)
+            c = Circles(c.xy + [x0, y0], c.radius, c.score, c.class_name, c.graded_score)
             lo_x = x0 + (overlap / 2 if x0 > 0 else 0)
             hi_x = x0 + tile - (overlap / 2 if x0 + tile < w else 0)
             lo_y = y0 + (overlap / 2 if y0 > 0 else 0)

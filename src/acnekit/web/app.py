@@ -97,11 +97,12 @@ async def _read_limited(upload: UploadFile, limit: int, what: str) -> bytes:
 
 def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, queue: int = QUEUE,
                max_pixels: int | None = None, model: str | Path | None = None, bands: Sequence[int] = HAYASHI_UPPER,
-               calibration=None, allowed_hosts: Sequence[str] | None = None) -> FastAPI:
+               allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """The app. ``detector``: anything with ``predict(rgb, score_thr=None) -> Circles``,
     ``name``, ``score_threshold`` and ``working_scale`` (default: `Detector.load(model)`,
     the shipped model when ``model`` is None; a `ModelError` is raised here, not at the
-    first upload). ``calibration``: None, a Calibration, a path or ``"default"``.
+    first upload). A detector with a graded head (``graded_threshold``) marks the lesions
+    the reference grade counts.
     ``allowed_hosts``: host names the ``Host`` header may give (None: any)."""
     if max_upload_mb <= 0:
         raise ValueError(f"max_upload_mb must be > 0, got {max_upload_mb}")
@@ -111,10 +112,6 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
         from acnekit.detector.infer import Detector
 
         detector = Detector.load(model)
-    if isinstance(calibration, (str, Path)):
-        from acnekit.calibrate import load_calibration
-
-        calibration = load_calibration(calibration)
     bands = tuple(int(b) for b in bands)
     upload_limit = int(max_upload_mb * MB)
     max_pixels = max_pixels_default() if max_pixels is None else int(max_pixels)
@@ -173,7 +170,7 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
                           "working_scale": dict(detector.working_scale)},
                 "max_upload_mb": max_upload_mb, "max_pixels": max_pixels, "workers": workers,
                 "queue": queue, "running": pool.running, "admitted": gate.in_use,
-                "bands": list(bands), "calibrated": calibration is not None}
+                "bands": list(bands), "graded_threshold": getattr(detector, "graded_threshold", None)}
 
     @app.post("/api/assess", summary="Assess a photo",
               responses={413: {"description": "upload or image over the limit"},
@@ -184,13 +181,13 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
                      ruler: str | None = Form(None, description="X1,Y1,X2,Y2,MM: two ruler points MM mm apart")):
         data = await _read_limited(file, upload_limit, "upload")
         result = await pool.run(service.assess_upload, data, file.filename, detector, max_pixels=max_pixels,
-                                px_per_mm=px_per_mm, ruler=ruler or None, bands=bands, calibration=calibration)
+                                px_per_mm=px_per_mm, ruler=ruler or None, bands=bands)
         return JSONResponse(result)
 
     @app.post("/api/summary", summary="Recompute the summary of an edited assessment")
     def summary(assessment: dict[str, Any] = Body(..., description="assessment JSON (images, annotations, "
                                                                    "summary.scale)")):
-        return JSONResponse(service.resummarise(assessment, bands=bands, calibration=calibration))
+        return JSONResponse(service.resummarise(assessment, bands=bands))
 
     @app.post("/api/report", summary="HTML report of an (edited) assessment", response_class=HTMLResponse,
               responses={413: {"description": "upload or image over the limit"},
@@ -203,8 +200,7 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DatasetError(f"not valid JSON ({exc})", path="assessment") from None
         data = await _read_limited(file, upload_limit, "upload")
-        html, name = await pool.run(service.report_html, obj, data, file.filename, max_pixels=max_pixels, bands=bands,
-                              calibration=calibration)
+        html, name = await pool.run(service.report_html, obj, data, file.filename, max_pixels=max_pixels, bands=bands)
         return HTMLResponse(html, headers={"Content-Disposition":
                                            f'attachment; filename="{_download_name(name, "-report.html")}"'})
 

@@ -47,12 +47,12 @@ def check_pixels(data: bytes, label: str, max_pixels: int) -> tuple[int, int]:
 
 
 def assess_upload(data: bytes, filename: str | None, detector, *, max_pixels: int, px_per_mm: float | None = None,
-                  ruler: str | None = None, bands: Sequence[int] = HAYASHI_UPPER, calibration=None) -> dict[str, Any]:
+                  ruler: str | None = None, bands: Sequence[int] = HAYASHI_UPPER) -> dict[str, Any]:
     """Assessment JSON of an uploaded photo (the same content as ``acnekit assess``)."""
     label = upload_label(filename)
     check_pixels(data, label, max_pixels)
-    a = assess_photo(bytes(data), detector, px_per_mm=px_per_mm, ruler=ruler, bands=bands,
-                     calibration=calibration, name=label, max_pixels=max_pixels)
+    a = assess_photo(bytes(data), detector, px_per_mm=px_per_mm, ruler=ruler, bands=bands, name=label,
+                     max_pixels=max_pixels)
     return a.to_dict()
 
 
@@ -76,9 +76,12 @@ def _scale_of(summary: Any) -> Scale:
     return Scale()
 
 
-def _circles_of(obj: dict[str, Any]) -> tuple[str, int, int, Circles]:
-    """Validate an edited assessment (one image) and return its name, size and circles;
-    scores are kept where present (NaN for lesions added by hand)."""
+def _circles_of(obj: dict[str, Any]) -> tuple[str, int, int, Circles, np.ndarray | None]:
+    """Validate an edited assessment (one image) and return its name, size, circles and
+    graded flags; scores and graded scores are kept where present (NaN for lesions added by
+    hand). The flags are None when the assessment knows nothing of grading (no lesion has a
+    ``graded`` field and ``summary.model.graded`` is absent); otherwise a lesion without
+    ``graded: true`` (e.g. one added by hand) is not graded."""
     anns = obj.get("annotations") if isinstance(obj, dict) else None
     if isinstance(anns, list) and len(anns) > MAX_LESIONS:
         raise DatasetError(f"{len(anns)} annotations, more than the {MAX_LESIONS} accepted", where="annotations")
@@ -87,13 +90,28 @@ def _circles_of(obj: dict[str, Any]) -> tuple[str, int, int, Circles]:
         raise DatasetError(f"an assessment holds exactly one image, got {len(ds.images)}", where="images")
     rec = ds.images[0]
     c = rec.circles
-    if c.score is None and len(c):
-        score = np.full(len(c), np.nan)
-        for i, extra in enumerate(rec.ann_extra or []):
-            if "score" in extra:
-                score[i] = float(extra["score"])
-        c = Circles(c.xy, c.radius, score)
-    return rec.file_name, int(rec.width), int(rec.height), c
+    extras = rec.ann_extra or [{} for _ in range(len(c))]
+    score = c.score
+    if score is None and len(c):
+        score = np.array([float(e["score"]) if "score" in e else np.nan for e in extras])
+    gscore = np.array([_number(e.get("graded_score"), f"annotations[{i}].graded_score")
+                       for i, e in enumerate(extras)], dtype=np.float64)
+    flags = [e.get("graded", False) for e in extras]
+    for i, f in enumerate(flags):
+        if not isinstance(f, bool):
+            raise DatasetError(f"must be true or false, got {short_repr(f)}", where=f"annotations[{i}].graded")
+    model = _model_of(obj.get("summary"))
+    knows = any("graded" in e for e in extras) or bool(model and model.get("graded"))
+    c = Circles(c.xy, c.radius, score, None, gscore if len(c) and not np.isnan(gscore).all() else None)
+    return rec.file_name, int(rec.width), int(rec.height), c, (np.array(flags, bool) if knows else None)
+
+
+def _number(v: Any, where: str) -> float:
+    if v is None:
+        return float("nan")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise DatasetError(f"must be a number, got {short_repr(v)}", where=where)
+    return float(v)
 
 
 def _model_of(summary: Any) -> dict[str, Any] | None:
@@ -101,31 +119,31 @@ def _model_of(summary: Any) -> dict[str, Any] | None:
     return model if isinstance(model, dict) else None
 
 
-def rebuild(obj: Any, *, bands: Sequence[int] = HAYASHI_UPPER, calibration=None) -> Assessment:
+def rebuild(obj: Any, *, bands: Sequence[int] = HAYASHI_UPPER) -> Assessment:
     """An `Assessment` from an edited assessment JSON object, its summary recomputed by
-    `acnekit.assess.summarise` (the client's summary is never trusted, only its scale and
-    model description are carried over)."""
+    `acnekit.assess.summarise` from the lesions and their ``graded`` flags (the client's
+    summary is never trusted, only its scale and model description are carried over)."""
     if not isinstance(obj, dict):
         raise DatasetError(f"top level must be a JSON object, got {type(obj).__name__}", where="$")
-    name, w, h, circles = _circles_of(obj)
+    name, w, h, circles, graded = _circles_of(obj)
     summary_in = obj.get("summary")
-    summary = summarise(circles, w, h, scale=_scale_of(summary_in), bands=bands, calibration=calibration,
+    summary = summarise(circles, w, h, graded=graded, scale=_scale_of(summary_in), bands=bands,
                         model=_model_of(summary_in))
-    return Assessment(name, w, h, circles, summary)
+    return Assessment(name, w, h, circles, summary, graded=graded)
 
 
-def resummarise(obj: Any, *, bands: Sequence[int] = HAYASHI_UPPER, calibration=None) -> dict[str, Any]:
+def resummarise(obj: Any, *, bands: Sequence[int] = HAYASHI_UPPER) -> dict[str, Any]:
     """The edited assessment as canonical assessment JSON with a fresh summary."""
-    return rebuild(obj, bands=bands, calibration=calibration).to_dict()
+    return rebuild(obj, bands=bands).to_dict()
 
 
 def report_html(obj: Any, data: bytes, filename: str | None, *, max_pixels: int,
-                bands: Sequence[int] = HAYASHI_UPPER, calibration=None) -> tuple[str, str]:
+                bands: Sequence[int] = HAYASHI_UPPER) -> tuple[str, str]:
     """The HTML report of an edited assessment of the uploaded photo ``data``, and the
     photo's name in the assessment. The photo must have the size the assessment records."""
     from acnekit.assess import load_photo
 
-    a = rebuild(obj, bands=bands, calibration=calibration)
+    a = rebuild(obj, bands=bands)
     label = upload_label(filename)
     w, h = check_pixels(data, label, max_pixels)
     if (w, h) != (a.width, a.height):
