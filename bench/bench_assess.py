@@ -57,7 +57,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.runs + 1):
             t0 = time.perf_counter()
-            a = assess_photo(photo, det, calibration="default")
+            a = assess_photo(photo, det)
             t1 = time.perf_counter()
             write_outputs(a, a.rgb, Path(tmp) / f"run{i}")
             t2 = time.perf_counter()

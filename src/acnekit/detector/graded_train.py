@@ -4,9 +4,10 @@ Data: photos at the detector's working scale (the 640x640 ACNE04 copies are) wit
 VOC boxes (one class: every box is a lesion the reference grading counted). The frozen
 network's stride-2 head features of every photo are computed once (no gradients) and kept in
 a float16 file in the run folder (``features-train.f16``, ``features-val.f16``: 6.5 MB per
-640x640 photo, deleted at the end), so each epoch only runs the head: focal loss on Gaussian
-peaks at the box centres. No augmentation (flipped features are not the features of a
-flipped photo).
+640x640 photo; an interrupted run resumes them; deleted at the end unless ``keep_cache``), so
+each epoch only runs the head, on random ``crop`` x ``crop``-cell windows of the cached
+features: focal loss on Gaussian peaks at the box centres. No other augmentation (flipped
+features are not the features of a flipped photo).
 
 After each epoch the head is scored on the val photos: the circle detections (the
 detector's operating point) get graded scores, and the graded threshold is the one (on a
@@ -56,8 +57,10 @@ class GradedConfig:
     width: int = 32
     depth: int = 2
     seed: int = 0
-    max_minutes: float = 30.0
+    crop: int = 128  # training window, in stride-2 cells (0: whole photos)
+    max_minutes: float = 30.0  # of head training, after the features are cached
     threads: int = 0
+    keep_cache: bool = False
 
 
 def read_boxes(xml_path: Path) -> Circles:
@@ -86,11 +89,22 @@ def cache_features(detector, samples, path: Path) -> np.memmap:
         raise DatasetError(f"graded training needs photos of one size, got {sorted(shapes)[:3]}")
     with torch.no_grad():
         first = detector.net.features(_batch_tensor([samples[0][1]]))
-        feats = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16,
-                                          shape=(len(samples), *first.shape[1:]))
-        feats[0] = first[0].numpy()
-        for i in range(1, len(samples)):
-            feats[i] = detector.net.features(_batch_tensor([samples[i][1]]))[0].numpy()
+        shape = (len(samples), *first.shape[1:])
+        start = 0
+        if path.exists():  # resume: rows are written in order; redo the last one written
+            feats = np.lib.format.open_memmap(path, mode="r+")
+            if feats.shape != shape or feats.dtype != np.float16:
+                raise ValueError(f"{path}: cached features of another shape {feats.shape}, want {shape}")
+            done = [i for i in range(len(samples)) if np.any(feats[i, :, ::16, ::16])]
+            start = max(0, len(done) - 1)
+            log.info("%s: resuming at photo %d", path.name, start)
+        else:
+            feats = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shape)
+        for i in range(start, len(samples)):
+            feats[i] = (first if i == 0 else detector.net.features(_batch_tensor([samples[i][1]])))[0].numpy()
+            if i % 100 == 0:
+                feats.flush()
+                log.info("%s: %d/%d", path.name, i, len(samples))
     feats.flush()
     return feats
 
@@ -176,6 +190,7 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
     ftrain = cache_features(detector, train, out / "features-train.f16")
     fval = cache_features(detector, val, out / "features-val.f16")
     log.info("features cached in %.1f min", (time.time() - t0) / 60)
+    t0 = time.time()
     fh, fw = ftrain.shape[-2:]
     targets = np.stack([boxes_to_targets(b, (fh, fw), detector.stride) for _, _, b in train])
     cin = int(detector.card["arch"]["head_width"])
@@ -190,9 +205,13 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
         losses = []
         for s in range(steps_per_epoch):
             idx = np.sort(order[s * cfg.batch:(s + 1) * cfg.batch])
-            y = torch.from_numpy(np.asarray(ftrain[idx], dtype=np.float32))
+            ch, cw = (min(cfg.crop, fh), min(cfg.crop, fw)) if cfg.crop else (fh, fw)
+            ys, xs = rng.integers(0, fh - ch + 1, len(idx)), rng.integers(0, fw - cw + 1, len(idx))
+            y = torch.from_numpy(np.stack([np.asarray(ftrain[i, :, y0:y0 + ch, x0:x0 + cw], dtype=np.float32)
+                                           for i, y0, x0 in zip(idx, ys, xs)]))
+            t = np.stack([targets[i, :, y0:y0 + ch, x0:x0 + cw] for i, y0, x0 in zip(idx, ys, xs)])
             opt.zero_grad()
-            loss = focal_loss(head(y), torch.from_numpy(targets[idx]))
+            loss = focal_loss(head(y), torch.from_numpy(t))
             loss.backward()
             opt.step()
             sched.step()
@@ -226,7 +245,8 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
     }
     del ftrain, fval
     for split in ("train", "val"):
-        (out / f"features-{split}.f16").unlink(missing_ok=True)
+        if not cfg.keep_cache:
+            (out / f"features-{split}.f16").unlink(missing_ok=True)
     save_file(best_state, str(out / "graded.safetensors"))
     (out / "graded.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
@@ -243,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--depth", type=int, default=2)
     p.add_argument("--max-minutes", type=float, default=30.0, dest="max_minutes")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--keep-cache", action="store_true", dest="keep_cache")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     card = train_graded(GradedConfig(**vars(args)))
