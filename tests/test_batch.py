@@ -246,3 +246,93 @@ def test_assess_shards_cover_the_batch(tmp_path, loads, capsys):
     with pytest.raises(SystemExit) as exc:  # argparse's usage error
         main(["assess", str(f), "--out", str(out), "--shard", "3/2"])
     assert exc.value.code == 2
+
+
+# ---------------------------------------------------------------------------- detect
+def test_detect_keeps_going_failures_in_info(tmp_path, loads, capsys):
+    from acnekit.dataset import load_dataset
+
+    f = folder_of_photos(tmp_path)
+    out = tmp_path / "pred.json"
+    assert main(["detect", str(f), "--out", str(out), "--batch", "2"]) == 1
+    assert "cut.jpg" in loads[0] and "text.jpg" in loads[0]  # named before the model loaded
+    ds = load_dataset(out)
+    assert [r.file_name for r in ds.images] == ["good_0.jpg", "good_1.jpg", "good_2.jpg"]
+    assert [len(r.circles) for r in ds.images] == [2, 2, 2]
+    assert {x["file_name"]: x["error"].split(" (")[0] for x in ds.info["failures"]} == {
+        "cut.jpg": "corrupt or truncated image", "text.jpg": "not an image"}
+    assert "incomplete" not in ds.info and ds.info["model"] == "fake-red-discs"
+
+
+def test_detect_fail_fast_and_none_good_write_nothing(tmp_path, loads, capsys):
+    f = folder_of_photos(tmp_path)
+    out = tmp_path / "pred.json"
+    assert main(["detect", str(f), "--out", str(out), "--fail-fast"]) == 2
+    assert not out.exists() and loads == []
+    (tmp_path / "x").mkdir()
+    f2 = folder_of_photos(tmp_path / "x", n_good=0)
+    assert main(["detect", str(f2), "--out", str(out)]) == 2
+    assert not out.exists() and loads == []
+
+
+def test_detect_resume_detects_only_what_is_missing(tmp_path, monkeypatch, capsys):
+    from acnekit.dataset import load_dataset
+
+    f = folder_of_photos(tmp_path, bad=False)
+    d = FakeDetector()
+    monkeypatch.setattr("acnekit.commands.detect.load_detector", lambda path: d)
+    out = tmp_path / "pred.json"
+    assert main(["detect", str(f / "good_0.jpg"), str(f / "good_2.jpg"), "--out", str(out)]) == 0
+    first = load_dataset(out)
+    d.calls = 0
+    assert main(["detect", str(f), "--out", str(out), "--resume"]) == 0
+    assert d.calls == 1
+    ds = load_dataset(out)
+    assert [r.file_name for r in ds.images] == ["good_0.jpg", "good_1.jpg", "good_2.jpg"]
+    assert ds.images[2].circles == first.images[1].circles
+
+
+def test_detect_interrupted_keeps_done_photos_marked_incomplete(tmp_path):
+    from acnekit.dataset import load_dataset
+
+    f = folder_of_photos(tmp_path, n_good=8, bad=False)
+    out = tmp_path / "pred.json"
+    marker = tmp_path / "started"
+    proc = _slow_run(tmp_path, ["detect", str(f), "--out", str(out), "--batch", "1"], "detect", marker)
+    deadline = time.time() + 60
+    while (not marker.exists() or len(marker.read_text()) < 3) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    ds = load_dataset(out)
+    assert 1 <= len(ds) < 8 and "interrupted" in ds.info["incomplete"]
+    assert hidden(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------- draw
+def _pred_for(folder: Path, names: list[str], out: Path) -> Path:
+    images = [{"id": i, "file_name": n, "width": 320, "height": 240} for i, n in enumerate(names)]
+    anns = [{"id": i, "image_id": i, "coordinates": [60.0, 50.0], "radius": 8.0, "class_name": "acne"}
+            for i in range(len(names))]
+    out.write_text(json.dumps({"images": images, "annotations": anns}))
+    return out
+
+
+def test_draw_keeps_going_fail_fast_and_resume(tmp_path, capsys):
+    f = folder_of_photos(tmp_path)
+    ann = _pred_for(f, ["good_0.jpg", "cut.jpg", "good_1.jpg", "text.jpg", "good_2.jpg"], tmp_path / "a.json")
+    out = tmp_path / "ov"
+    assert main(["draw", str(ann), "--images", str(f), "--out", str(tmp_path / "ff"), "--fail-fast"]) == 2
+    assert not (tmp_path / "ff").exists()
+    capsys.readouterr()
+    assert main(["draw", str(ann), "--images", str(f), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "2 of 5 photos failed" in err and "cut.jpg" in err and "text.jpg" in err
+    assert sorted(p.name for p in out.iterdir()) == ["good_0.jpg", "good_1.jpg", "good_2.jpg"]
+    (out / "good_1.jpg").unlink()
+    before = (out / "good_0.jpg").stat().st_mtime_ns
+    assert main(["draw", str(ann), "--images", str(f), "--out", str(out), "--resume"]) == 1  # the bad ones again
+    assert (out / "good_1.jpg").exists() and (out / "good_0.jpg").stat().st_mtime_ns == before
+    assert "2 overlays already there" in capsys.readouterr().out
+    assert hidden(out) == []

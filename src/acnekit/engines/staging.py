@@ -54,14 +54,18 @@ def signals_as_exceptions():
             signal.signal(sig, handler)
 
 
-def owned_stage(parent: Path, label: str) -> Path:
-    """`acnekit.assess.stage_dir` plus an owner mark (``host pid``) for `clean_stale`."""
-    folder = stage_dir(parent, label)
+def mark_owner(folder: Path) -> Path:
+    """Record this process (``host pid``) as the owner of a temporary folder, for `clean_stale`."""
     try:
         (folder / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
     except OSError:
         pass
     return folder
+
+
+def owned_stage(parent: Path, label: str) -> Path:
+    """`acnekit.assess.stage_dir` plus an owner mark (`mark_owner`)."""
+    return mark_owner(stage_dir(parent, label))
 
 
 def _alive(pid: int) -> bool:
