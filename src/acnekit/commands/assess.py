@@ -28,7 +28,7 @@ from acnekit.grading import HAYASHI_UPPER, parse_bands
 from acnekit.engines import run_engine
 from acnekit.engines.batch import (Progress, add_batch_args, apply_shard, finish, precheck, ray_options, refuse_bad,
                                    warn_bad)
-from acnekit.engines.jobs import AssessJob
+from acnekit.engines.jobs import AssessJob, check_model
 from acnekit.engines.staging import clean_stale, owned_stage, signals_as_exceptions
 from acnekit.imageio import list_images
 from acnekit.scale import resolve_scale
@@ -170,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         from acnekit.calibrate import load_calibration
 
         calibration = load_calibration(args.calibration)
+    check_model(args.model)
     job = AssessJob(model=args.model, tta=args.tta, loader=load_detector,
                     options=dict(px_per_mm=args.px_per_mm, ruler=args.ruler, score_thr=args.score_thr, bands=bands,
                                  calibration=calibration, max_pixels=args.max_pixels))

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from acnekit.dataset import AcneDataset, ImageRecord, load_dataset, save_dataset
     from acnekit.engines import run_engine
     from acnekit.engines.batch import Progress, apply_shard, finish, precheck, ray_options, refuse_bad, warn_bad
-    from acnekit.engines.jobs import DetectJob
+    from acnekit.engines.jobs import DetectJob, check_model
     from acnekit.engines.staging import Terminated
     from acnekit.errors import AcneKitError, ImageError
     from acnekit.imageio import list_images
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     warn_bad("detect", bad, len(photos))
     if todo and not good:
         raise AcneKitError(f"none of the {len(todo)} photos to detect on can be read; nothing written")
+    check_model(args.model)
     job = DetectJob(model=args.model, tta=args.tta, score_thr=args.score_thr, loader=load_detector)
     results: dict[Path, dict] = {}
     failures: dict[Path, str] = dict(bad)

@@ -8,6 +8,7 @@ arrays), so Ray can carry them back to the driver, which alone writes outputs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 
@@ -16,6 +17,14 @@ def load_shipped(path: str | None):
     from acnekit.detector.infer import Detector
 
     return Detector.load(path)
+
+
+def check_model(path: str | None) -> None:
+    """A missing ``--model`` named in this process, before any engine (or Ray actor) starts."""
+    if path is not None and not Path(path).exists():
+        from acnekit.errors import ModelError
+
+        raise ModelError("model weights not found", path=path)
 
 
 def _load(loader: Callable, model: str | None, tta: str, device: str | None):

@@ -13,6 +13,8 @@ import dataclasses
 import json
 import logging
 import pickle
+import signal
+import threading
 from typing import Callable
 
 import numpy as np
@@ -42,6 +44,18 @@ def _import_ray():
     return ray
 
 
+def _signal_handlers(restore: dict | None = None) -> dict:
+    """The SIGTERM / SIGHUP handlers (main thread only), or put ``restore`` back."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    if restore is not None:
+        for sig, handler in restore.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        return restore
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig}
+
+
 def _brief(exc: BaseException) -> str:
     lines = [x for x in str(exc).strip().splitlines() if x.strip()]
     return lines[-1][:300] if lines else type(exc).__name__
@@ -52,9 +66,11 @@ def run_ray(job, chunks: list[list[str]], on_outcome: Callable[[Outcome], None],
     ray = _import_ray()
     started = False
     if not ray.is_initialized():
+        handlers = _signal_handlers()
         try:
             ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR,
                      log_to_driver=True)
+            _signal_handlers(handlers)  # ray.init installs its own SIGTERM handler: keep the caller's
         except Exception as exc:  # ConnectionError, RuntimeError ... from a bad address or a dead cluster
             raise AcneKitError(f"cannot start or join Ray ({_brief(exc)})", where="--ray-address") from None
         started = True
