@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "evaluate", help="score predictions against ground truth (AP, P/R/F1, count and grade errors)",
         description="Compare a prediction file with ground truth (both Acne04-v2 JSON; predictions carry a "
                     "per-circle score). Images are paired by file_name; predictions at another recorded image "
-                    "size are rescaled; images without predictions count as all-missed. Prints a table; "
+                    "size are rescaled; only the ground-truth images the predictions name are scored (--all-gt: "
+                    "the others count as all missed). Prints a table; "
                     "--json writes every figure.")
     p.add_argument("gt", help="ground-truth Acne04-v2 JSON")
     p.add_argument("pred", help="prediction Acne04-v2 JSON (with 'score' per annotation)")
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--px-per-mm", metavar="X", help="image scale, to report size errors in mm as well")
     p.add_argument("--bands", default=",".join(map(str, HAYASHI_UPPER)),
                    help="grade bands: inclusive upper counts of each grade but the last (default 5,20,50)")
+    p.add_argument("--all-gt", action="store_true",
+                   help="score every ground-truth image, those without a prediction entry as all missed (default: "
+                        "only the images the predictions name; the others are left out and counted)")
     p.add_argument("--fix-gt", action="store_true",
                    help="repair the ground truth in memory (as `validate --fix`) instead of refusing it")
     p.add_argument("--json", metavar="OUT", help="write every figure as JSON here")
@@ -95,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         gt = load_dataset(args.gt)
     pred = load_dataset(args.pred)
-    result = evaluate(gt, pred, iou=iou, score_thr=score_thr, match=args.match, px_per_mm=px_per_mm, bands=bands)
+    result = evaluate(gt, pred, iou=iou, score_thr=score_thr, match=args.match, px_per_mm=px_per_mm, bands=bands,
+                      all_gt=args.all_gt)
+    for w in result["warnings"]:
+        print(f"acnekit evaluate: warning: {w}", file=sys.stderr)
     if args.fix_gt:
         result["gt_repairs"] = group_repairs(repairs)
     if args.json:
@@ -115,8 +122,11 @@ def format_result(r: dict) -> str:
     """The human-readable summary printed by `acnekit evaluate`."""
     s, im, d, c, g = r["settings"], r["images"], r["detection"], r["counting"], r["grading"]
     rule = f"IoU >= {s['iou']:g}" if s["match"] == "iou" else "centre distance <= max(r_gt, r_pred)"
-    out = [f"ground truth: {r['gt']}  ({im['gt']} images, {d['ground_truth']} lesions)",
+    out = [f"ground truth: {r['gt']}  ({im['gt']} images; {im['evaluated']} evaluated, {d['ground_truth']} lesions)",
            f"predictions:  {r['pred']}  ({im['with_predictions']} images, {d['predictions']} circles)"]
+    if im.get("left_out"):
+        out.append(f"ground-truth images left out (no prediction entry): {im['left_out']} "
+                   f"(--all-gt scores them as all missed)")
     if im["missing_predictions"]:
         names = im["missing_predictions"]
         shown = ", ".join(names[:5]) + (f", ... ({len(names) - 5} more)" if len(names) > 5 else "")
@@ -124,6 +134,7 @@ def format_result(r: dict) -> str:
     if im["rescaled_predictions"]:
         out.append(f"predictions rescaled to the ground truth's image size: {len(im['rescaled_predictions'])} images")
     out += [f"note: {n}" for n in r["notes"]]
+    out += [f"WARNING: {w}" for w in r.get("warnings", [])]
     at, best, sz = d["at_threshold"], d["best_f1"], d["sizes"]
     rows = [
         ["AP50 (COCO 101-point)", _f(d["ap50"])],
