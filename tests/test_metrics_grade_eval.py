@@ -203,3 +203,11 @@ def test_prediction_missing_from_the_reference_is_an_error():
     with pytest.raises(DatasetError, match=r"pred.json: images\[z.jpg\].file_name: image 'z.jpg' is not in the "
                                            r"reference ref.csv"):
         evaluate_grades([_p("z.jpg", 0, 1)], grades={"a.jpg": 0}, grades_name="ref.csv")
+
+
+def test_old_assessments_and_notes_said_once():
+    old = [_assessment(f"levle1_{i}.jpg", 2, 25, path=f"{i}/assessment.json") for i in range(3)]
+    for ds in old:
+        ds.extra["summary"]["grade"].update(method="hayashi-count-bands", bands=[5, 20, 50])
+    preds, notes = all_predicted_grades(old)
+    assert len(preds) == 3 and len(notes) == 1 and "count band of all lesions" in notes[0]

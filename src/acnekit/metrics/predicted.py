@@ -123,9 +123,13 @@ def predicted_grades(ds: AcneDataset, bands: Sequence[int] = HAYASHI_UPPER,
         grade, count = sg
         if count is None:
             count = _counted(im, ds.path, "images[0]", graded=False, score_thr=None)
-        b = ds.extra["summary"]["grade"].get("bands")
+        sg_dict = ds.extra["summary"]["grade"]
+        b = sg_dict.get("bands")
         if b is not None and list(b) != list(bands):
-            notes.append(f"{name}: graded with bands {b}, not {list(bands)}: its own grade is used")
+            notes.append(f"some assessments were graded with bands {b}, not {list(bands)}: their own grade is used")
+        if sg_dict.get("method") == "hayashi-count-bands":
+            notes.append("some assessments predate the reference grade: their summary.grade is the count band of "
+                         "all lesions, which grades higher than ACNE04's own grades")
         return [PredictedGrade(im.file_name, grade, int(count), SOURCES[0], ds.path, "images[0]")], notes
     graded = any("graded" in e for im in ds.images for e in (im.ann_extra or ()))
     thr = None if graded else _file_threshold(ds, score_thr)
@@ -157,7 +161,7 @@ def all_predicted_grades(datasets: Sequence[AcneDataset], bands: Sequence[int] =
                                    f"({q.where})", path=p.path, where=f"{p.where}.file_name")
             seen[p.file_name] = p
         out += grades
-        notes += n
+        notes += [x for x in n if x not in notes]
     return out, notes
 
 
