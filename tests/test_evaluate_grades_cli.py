@@ -131,3 +131,8 @@ def test_bad_inputs_are_one_line(detect_file, tmp_path, capsys):
     assert "GT PRED" in _one_line_error(capsys, ["evaluate", str(detect_file)])
     assert "--plots needs a ground truth" in _one_line_error(
         capsys, ["evaluate", str(detect_file), "--reference-grades", "filename-prefix", "--plots", str(tmp_path / "p")])
+
+
+def test_fix_gt_needs_a_ground_truth(detect_file, capsys):
+    err = _one_line_error(capsys, ["evaluate", str(detect_file), "--reference-grades", "filename-prefix", "--fix-gt"])
+    assert "--fix-gt needs a ground truth" in err

@@ -110,28 +110,35 @@ def _options(args: argparse.Namespace):
 
 
 def _load_gt(path: str, fix: bool):
-    if not fix:
-        return load_dataset(path), None
-    gt, repairs = load_dataset(path, fix=True)
+    """The dataset and, with ``fix``, its in-memory repairs."""
+    return (load_dataset(path), None) if not fix else load_dataset(path, fix=True)
+
+
+def _say_repairs(path: str, repairs) -> None:
     kinds = ", ".join(f"{k}: {v}" for k, v in group_repairs(repairs).items())
     print(f"{path}: repaired in memory: {len(repairs)} problems" + (f" ({kinds})" if kinds else ""), file=sys.stderr)
-    return gt, repairs
 
 
 def _split_inputs(args: argparse.Namespace, refs: bool):
     """(GT dataset or None, its repairs, prediction datasets)."""
     files = args.files
+    gt = repairs = None
     if not refs:
         gt, repairs = _load_gt(files[0], args.fix_gt)
-        return gt, repairs, [load_dataset(files[1])]
-    if len(files) >= 2 and Path(files[0]).is_file():
+        preds = [load_dataset(files[1])]
+    elif len(files) >= 2 and Path(files[0]).is_file():
         first, repairs = _load_gt(files[0], args.fix_gt)
-        if not is_assessment(first):
-            return first, repairs, load_predictions(files[1:])
-        return None, None, [first, *load_predictions(files[1:])]
-    if args.fix_gt:
+        if is_assessment(first):
+            preds = [first, *load_predictions(files[1:])]
+        else:
+            gt, preds = first, load_predictions(files[1:])
+    else:
+        preds = load_predictions(files)
+    if args.fix_gt and gt is None:
         raise _BadOption("--fix-gt needs a ground truth: GT PRED...")
-    return None, None, load_predictions(files)
+    if repairs is not None:
+        _say_repairs(files[0], repairs)
+    return gt, repairs, preds
 
 
 def _grade_part(args, preds, bands, score_thr) -> dict:
