@@ -211,3 +211,15 @@ def test_old_assessments_and_notes_said_once():
         ds.extra["summary"]["grade"].update(method="hayashi-count-bands", bands=[5, 20, 50])
     preds, notes = all_predicted_grades(old)
     assert len(preds) == 3 and len(notes) == 1 and "count band of all lesions" in notes[0]
+
+
+def test_real_voc_boxes_reproduce_the_filename_grade_on_val(acne640):
+    # ACNE04's boxes: Hayashi bands on the box count give the file-name grade on ~96% of val
+    names = (acne640 / "val.txt").read_text().split()
+    boxes = load_box_counts(acne640 / "voc")
+    assert len(boxes) == 1026 and set(names) <= set(boxes)
+    ref = grades_from_filenames((n, "val.txt", "") for n in names)
+    preds = [PredictedGrade(n, ref[n], boxes[n], "graded lesions", None, "") for n in names]
+    r = evaluate_grades(preds, grades=ref, grades_name="filename-prefix", counts=boxes, counts_name="voc")
+    assert r["counts"]["left_out"] == 1026 - len(names) and r["counts"]["counting"]["mae"] == 0.0
+    assert 0.95 <= r["box_grade_vs_reference_grade"]["accuracy"] <= 0.98
