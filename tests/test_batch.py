@@ -139,7 +139,7 @@ def test_assess_failure_after_the_check_keeps_going(tmp_path, monkeypatch, capsy
 def test_assess_none_succeeded_is_exit_2(tmp_path, loads, capsys):
     f = folder_of_photos(tmp_path, n_good=0)
     assert main(["assess", str(f), "--out", str(tmp_path / "out")]) == 2
-    assert "none of the 2 photos" in capsys.readouterr().err and loads == []
+    assert "2 of 2 photos cannot be read" in capsys.readouterr().err and loads == []
     assert not (tmp_path / "out").exists()
 
 

@@ -160,11 +160,9 @@ def run(args: argparse.Namespace) -> int:
     todo = [p for p in photos if p not in done]
     # headers and data, before the model loads: every bad photo is named at once
     good, bad = precheck(todo, max_pixels=args.max_pixels, min_side=MIN_SIDE)
-    if bad and args.fail_fast:
+    if bad and (args.fail_fast or not good):  # all or nothing, or nothing to do: one error naming them all
         refuse_bad("assess", bad, len(photos))
     warn_bad("assess", bad, len(photos))
-    if todo and not good:
-        raise AcneKitError(f"none of the {len(todo)} photos to assess can be read; nothing written")
     calibration = None
     if args.calibration:
         from acnekit.calibrate import load_calibration

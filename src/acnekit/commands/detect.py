@@ -90,11 +90,9 @@ def run(args: argparse.Namespace) -> int:
         check_output(out, overwrite=args.force, inputs=photos)
     todo = [p for p in photos if p.name not in previous]
     good, bad = precheck(todo)
-    if bad and args.fail_fast:
+    if bad and (args.fail_fast or not good):  # all or nothing, or nothing to do: one error naming them all
         refuse_bad("detect", bad, len(photos))
     warn_bad("detect", bad, len(photos))
-    if todo and not good:
-        raise AcneKitError(f"none of the {len(todo)} photos to detect on can be read; nothing written")
     check_model(args.model)
     job = DetectJob(model=args.model, tta=args.tta, score_thr=args.score_thr, loader=load_detector)
     results: dict[Path, dict] = {}

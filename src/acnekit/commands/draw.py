@@ -132,12 +132,10 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError("output folder's parent does not exist", path=out.parent)
     # every photo checked before any drawing: all bad ones named at once
     good_photos, bad = precheck([found[r.file_name] for r in records])
-    if bad and args.fail_fast:
+    if bad and (args.fail_fast or not good_photos):  # all or nothing, or nothing to do: one error naming them all
         refuse_bad("draw", bad, len(records) + skipped)
     warn_bad("draw", bad, len(records) + skipped)
     failures: dict[Path, str] = dict(bad)
-    if records and not good_photos:
-        raise ImageError(f"none of the {len(records)} photos to draw can be read; nothing written", path=args.images)
     todo = [(r, t) for r, t in zip(records, targets if not args.grid else [targets[0]] * len(records))
             if found[r.file_name] not in failures]
     created = not out.exists()
