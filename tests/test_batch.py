@@ -336,3 +336,16 @@ def test_draw_keeps_going_fail_fast_and_resume(tmp_path, capsys):
     assert (out / "good_1.jpg").exists() and (out / "good_0.jpg").stat().st_mtime_ns == before
     assert "2 overlays already there" in capsys.readouterr().out
     assert hidden(out) == []
+
+
+def test_assess_resume_with_an_older_json_still_summarises(tmp_path, loads, capsys):
+    f = folder_of_photos(tmp_path, n_good=2, bad=False)
+    out = tmp_path / "out"
+    assert main(["assess", str(f), "--out", str(out)]) == 0
+    j = out / "good_0" / "assessment.json"
+    d = json.loads(j.read_text())
+    d["summary"] = {"count": 2}  # an older or other summary shape
+    j.write_text(json.dumps(d))
+    assert main(["assess", str(f), "--out", str(out), "--resume"]) == 0
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert [r["status"] for r in rows] == ["done", "done"] and rows[0]["count"] == "" and rows[1]["count"] == "2"

@@ -213,9 +213,14 @@ def run(args: argparse.Namespace) -> int:
                 for p in photos:
                     if p in failures:
                         rows.append([str(p), "", *[""] * (len(CSV_COLUMNS) - 2), "failed", failures[p]])
+                    elif p in results:
+                        rows.append([*_csv_row(p, targets[p], results[p]), "ok", ""])
                     else:
-                        d = results.get(p) or done[p]
-                        rows.append([*_csv_row(p, targets[p], d), "ok" if p in results else "done", ""])
+                        try:  # an earlier run's JSON (--resume), perhaps from an older acnekit
+                            row = _csv_row(p, targets[p], done[p])
+                        except (KeyError, TypeError, IndexError):
+                            row = [str(p), str(targets[p]), *[""] * (len(CSV_COLUMNS) - 2)]
+                        rows.append([*row, "done", ""])
                 write_files(staged, {csv_name: _summary_csv(rows)})
                 os.replace(staged / csv_name, csv_path)
             ok = True
