@@ -73,6 +73,7 @@ def test_assess_same_content_as_assess_photo(client, det):
     got = r.json()
     want = assess_photo(data, FakeDetector(), px_per_mm=4, name="face.png").to_dict()
     assert got["images"][0].pop("sha256") == hashlib.sha256(data).hexdigest()
+    assert got["summary"].pop("edits") == {"detected": 3, "added": 0, "removed": 0, "outside_skin": 0, "counted": 3}
     assert got == json.loads(json.dumps(want))
     assert got["summary"]["count"] == 3 and got["summary"]["scale"]["px_per_mm"] == 4
     assert got["summary"]["sizes"]["histogram"]["quantity"] == "radius_mm"

@@ -88,6 +88,10 @@ def assess_upload(data: bytes, filename: str | None, detector, *, max_pixels: in
                      calibration=calibration, name=label, max_pixels=max_pixels)
     d = a.to_dict()
     d["images"][0]["sha256"] = sha256(data)
+    anns = d["annotations"]
+    d["summary"]["edits"] = {"detected": len(anns), "added": 0, "removed": 0,
+                             "outside_skin": sum(x.get("in_skin") is False for x in anns),
+                             "counted": d["summary"]["count"]}
     return d
 
 

@@ -12,7 +12,8 @@ const METHODS = { "hayashi-count-bands": "count band on all lesions" };
 
 export function showSummary(s, lesions) {
   const g = s.grade || {};
-  $("grade-name").textContent = g.name || "\u2013";
+  const name = g.name ? String(g.name) : "\u2013";
+  $("grade-name").textContent = name.charAt(0).toUpperCase() + name.slice(1);
   const method = METHODS[g.method] || (g.method ? String(g.method).replace(/[-_]/g, " ") : "grade");
   $("grade-method").textContent = g.grade === undefined ? method : `${method} (${g.grade} on the 0\u20133 scale)`;
   $("count").textContent = String(s.count);
