@@ -558,3 +558,31 @@ def test_summary_inside_the_queue():
     busy, first = asyncio.run(scenario())
     check_error(busy, 503, "busy")
     assert first.status_code == 200
+
+
+def test_extreme_numbers_never_500(det):
+    """Hypothesis puts extreme floats and integers (1e308, 5e-324, 10**18, negative zero, ...)
+    into every number of an edited assessment and into px_per_mm: never a 5xx."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as hs
+
+    number = hs.one_of(hs.floats(allow_nan=False, allow_infinity=False), hs.integers(-10**20, 10**20),
+                       hs.sampled_from([1e308, -1e308, 1e-308, 5e-324, 1e-200, 1e-4, 0.0, -0.0, 10**18]))
+    with TestClient(create_app(det)) as c:
+        base = assess(c, px_per_mm=4).json()
+
+        @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(w=number, h=number, x=number, y=number, r=number, ppm=number, thr=number, mm=number)
+        def check(w, h, x, y, r, ppm, thr, mm):
+            a = json.loads(json.dumps(base))
+            a["images"][0].update(width=w, height=h)
+            a["annotations"][0].update(coordinates=[x, y], radius=r)
+            a["summary"]["model"]["score_threshold"] = thr
+            a["summary"]["scale"] = {"px_per_mm": ppm} if mm == 0 else {"ruler": {"p1": [1, 1], "p2": [x, y], "mm": mm}}
+            r1 = c.post("/api/summary", json=a)
+            assert r1.status_code < 500, r1.text
+            r2 = assess(c, px_per_mm=repr(ppm))
+            assert r2.status_code < 500, r2.text
+
+        check()

@@ -308,6 +308,69 @@ def test_layout(browser, server, synthetic, width, height):
         pg.context.close()
 
 
+def test_reopen_json_with_photo_and_ruler(page, server, synthetic, tmp_path):
+    pg = page
+    data = synthetic.read_bytes()
+    a = httpx.post(server + "/api/assess", files={"file": (synthetic.name, data, "image/png")}, timeout=60).json()
+    a["annotations"].append({"id": 9, "image_id": 0, "coordinates": [250.0, 40.0], "radius": 6.0,
+                             "class_name": "acne", "source": "added"})
+    saved = tmp_path / "synthetic_face-assessment.json"
+    saved.write_text(json.dumps(a))
+    other = tmp_path / "other.png"
+    other.write_bytes(encode_image(photo(discs=((30, 30, 6),)), "PNG"))
+    # a different photo of the same size is refused
+    pg.set_input_files("#reopen-files", [str(saved), str(other)])
+    expect(pg.locator("#message")).to_contain_text("is not the photo of", timeout=20000)
+    pg.set_input_files("#reopen-files", [str(saved), str(synthetic)])
+    wait_count(pg, 4)
+    expect(pg.locator("#message")).to_contain_text("Reopened")
+    assert pg.locator("circle.lesion.added").count() == 1
+
+    # two-point ruler: 100 px apart, 10 mm -> 10 px/mm
+    pg.keyboard.press("r")
+    expect(pg.locator("#ruler-box")).to_be_visible()
+    pg.mouse.click(*to_screen(pg, 100, 100))
+    pg.mouse.click(*to_screen(pg, 200, 100))
+    expect(pg.locator("#ruler-text")).to_contain_text("px between the points")
+    pg.locator("#ruler-mm").fill("10")
+    pg.locator("#ruler-apply").click()
+    expect(pg.locator("#scale")).to_contain_text("two-point ruler", timeout=20000)
+    ppm = float(pg.locator("#scale").text_content().split()[0])
+    assert ppm == pytest.approx(10, rel=0.05)
+    expect(pg.locator("#median")).to_contain_text("mm")
+    wait_count(pg, 4)
+    # an implausible px/mm typed in is refused on the page, before the server
+    pg.locator("#ppm").fill("0.0001")
+    pg.locator("#ppm").press("Enter")
+    pg.locator("#reviewer").click()
+    expect(pg.locator("#message")).to_contain_text("between 0.5 and 1000")
+
+
+def test_touch_pinch_zoom(browser, server, synthetic):
+    pg = open_page(browser, server, 390, 844, has_touch=True, is_mobile=True)
+    try:
+        upload(pg, synthetic, 3)
+        before = pg.locator("#photo").bounding_box()
+        cdp = pg.context.new_cdp_session(pg)
+        st = pg.locator("#stage").bounding_box()
+        cx, cy = st["x"] + st["width"] / 2, st["y"] + st["height"] / 2
+
+        def touch(kind, d):
+            pts = [] if kind == "touchEnd" else [{"x": cx - d, "y": cy, "id": 0}, {"x": cx + d, "y": cy, "id": 1}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": pts})
+
+        touch("touchStart", 20)
+        for d in (30, 45, 60):
+            touch("touchMove", d)
+        touch("touchEnd", 0)
+        after = pg.locator("#photo").bounding_box()
+        assert after["width"] > before["width"] * 2, (before, after)
+        assert count_of(pg) == 3  # a pinch adds nothing
+        assert pg.errors == []
+    finally:
+        pg.context.close()
+
+
 def test_cross_site_post_refused(browser, server):
     """A page of another site that submits a form to the local server gets 403 (before any
     validation: without the Origin check this would be a 422 for the missing file)."""
