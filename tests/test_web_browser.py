@@ -257,13 +257,22 @@ def test_autosave_reload_and_stale_upload(page, synthetic):
 
 def test_keyboard_only(page, synthetic):
     pg = page
+    # playwright turns on file-chooser interception without waiting for it when a listener is
+    # added; listen first and reload, so the Enter below cannot race it
+    choosers = []
+    pg.on("filechooser", lambda fc: choosers.append(fc))
+    pg.reload()
     pg.keyboard.press("Tab")
     assert pg.evaluate("document.activeElement.id") == "choose"
     outline = pg.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"  # visible focus
-    with pg.expect_file_chooser() as fc:
-        pg.keyboard.press("Enter")
-    fc.value.set_files(str(synthetic))
+    pg.keyboard.press("Enter")
+    for _ in range(100):
+        if choosers:
+            break
+        pg.wait_for_timeout(100)
+    assert choosers, "Enter on 'Choose photo...' opened no file chooser"
+    choosers[0].set_files(str(synthetic))
     wait_count(pg, 3)
     assert pg.evaluate("document.activeElement.id") == "stage"
     pg.keyboard.press("a")
@@ -314,6 +323,9 @@ def test_reopen_json_with_photo_and_ruler(page, server, synthetic, tmp_path):
     a = httpx.post(server + "/api/assess", files={"file": (synthetic.name, data, "image/png")}, timeout=60).json()
     a["annotations"].append({"id": 9, "image_id": 0, "coordinates": [250.0, 40.0], "radius": 6.0,
                              "class_name": "acne", "source": "added"})
+    a["annotations"][0].update(in_skin=False, region=None)  # outside the skin mask: drawn dimmed, not counted
+    for x in a["annotations"]:
+        x["graded"] = x.get("source") != "added"
     saved = tmp_path / "synthetic_face-assessment.json"
     saved.write_text(json.dumps(a))
     other = tmp_path / "other.png"
@@ -322,9 +334,17 @@ def test_reopen_json_with_photo_and_ruler(page, server, synthetic, tmp_path):
     pg.set_input_files("#reopen-files", [str(saved), str(other)])
     expect(pg.locator("#message")).to_contain_text("is not the photo of", timeout=20000)
     pg.set_input_files("#reopen-files", [str(saved), str(synthetic)])
-    wait_count(pg, 4)
+    wait_count(pg, 3)
     expect(pg.locator("#message")).to_contain_text("Reopened")
     assert pg.locator("circle.lesion.added").count() == 1
+    assert pg.locator("circle.lesion.outside").count() == 1 and pg.locator("circle.lesion.ungraded").count() == 1
+    expect(pg.locator("#legend")).to_contain_text("outside the skin")
+    expect(pg.locator("#legend")).to_contain_text("not counted by the grade")
+    # the dimmed lesion can be counted again
+    pg.mouse.click(*to_screen(pg, 60, 50))
+    expect(pg.locator("#selected")).to_contain_text("outside the skin")
+    pg.locator("#restore").click()
+    wait_count(pg, 4)
 
     # two-point ruler: 100 px apart, 10 mm -> 10 px/mm
     pg.keyboard.press("r")
