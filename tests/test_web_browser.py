@@ -96,7 +96,8 @@ def open_page(browser, server, width=1366, height=900, **kw):
     pg = context.new_page()
     pg.errors = []
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-    pg.on("dialog", lambda d: d.accept())  # "unsaved changes" prompts: accepted
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.type), d.accept()))  # "unsaved changes" prompts: accepted
     pg.goto(server + "/")
     return pg
 
@@ -232,6 +233,7 @@ def test_autosave_reload_and_stale_upload(page, synthetic):
     wait_count(pg, 4)
     expect(pg.locator("#saved")).to_contain_text("Autosaved")
     pg.reload()
+    assert pg.dialogs == ["beforeunload"]  # the unexported corrections were announced
     wait_count(pg, 4)  # the work is back, with the photo
     expect(pg.locator("#message")).to_contain_text("Restored your session")
     assert pg.locator("circle.lesion.added").count() == 1
@@ -240,6 +242,7 @@ def test_autosave_reload_and_stale_upload(page, synthetic):
     # a failed upload: the old result stays under its own name, never the new one
     pg.set_input_files("#file", files=[{"name": "other.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"}])
     expect(pg.locator("#message")).to_contain_text("other.jpg could not be assessed", timeout=20000)
+    assert pg.dialogs == ["beforeunload", "confirm"]  # asked before a new photo replaces the corrections
     expect(pg.locator("#message")).to_contain_text(f"still that of {synthetic.name}")
     expect(pg.locator("#identity")).to_contain_text(synthetic.name)
     assert "other.jpg" not in pg.locator("#identity").text_content()
