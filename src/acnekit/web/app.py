@@ -54,7 +54,8 @@ ASSESSMENT_LIMIT = 8 * MB  # an edited assessment JSON (tens of thousands of les
 QUEUE = 16  # uploads that may wait for a worker; more get 503
 log = logging.getLogger("acnekit.web")
 
-_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported",
+_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+          415: "unsupported",
           422: "invalid", 503: "busy"}
 
 
