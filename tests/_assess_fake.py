@@ -21,7 +21,7 @@ class FakeDetector:
     graded_threshold = 0.5
     graded_card = {"name": "fake-graded", "graded_threshold": 0.5}
     working_scale = {"rule": "area", "area": 640 * 640}
-    card = {"name": name}
+    card = {"name": name, "min_score": 0.05}
 
     def __init__(self):
         self.calls = 0
@@ -41,6 +41,10 @@ class FakeDetector:
         r = np.sqrt(area / np.pi)
         c = Circles(np.column_stack([cx + 0.5, cy + 0.5]), r, score, graded_score=np.where(r >= 7.5, 0.9, 0.1))
         return c[c.score >= thr]
+
+
+    def predict_many(self, rgbs, score_thr: float | None = None) -> list[Circles]:
+        return [self.predict(rgb, score_thr) for rgb in rgbs]
 
 
 def photo(width: int = 320, height: int = 240, discs=((60, 50, 8), (200, 120, 12), (100, 180, 5))) -> np.ndarray:

@@ -223,11 +223,12 @@ def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | Non
 
 # ---------------------------------------------------------------------------- outputs
 def annotated_image(rgb: np.ndarray, circles: Circles, px_per_mm: float | None = None,
-                    max_side: int = DISPLAY_MAX_SIDE, graded: np.ndarray | None = None) -> np.ndarray:
+                    max_side: int = DISPLAY_MAX_SIDE, graded: np.ndarray | None = None,
+                    legend_extra: Sequence[tuple[str, tuple[int, int, int], str]] = ()) -> np.ndarray:
     """The display copy: downscaled to ``max_side`` if larger, circles drawn, and a 1 mm bar
     when the scale is known (left out if 1 mm is wider than the image). With ``graded``
-    flags, the lesions the reference grade counts are drawn thicker in amber, the others in
-    green, with a legend."""
+    flags, the lesions the reference grade counts are drawn thicker in cyan, the others in
+    green, with a legend; ``legend_extra`` adds legend rows (for circles the caller draws)."""
     from acnekit.draw import GRADED, PRIMARY, draw_circles, draw_legend, draw_scale_bar, line_width
 
     h, w = rgb.shape[:2]
@@ -237,12 +238,16 @@ def annotated_image(rgb: np.ndarray, circles: Circles, px_per_mm: float | None =
     shown = circles.scaled(sx, sy)
     if graded is None:
         out = draw_circles(disp, shown)
+        entries = [("detected", PRIMARY, "circle")] if legend_extra else []
     else:
         graded = np.asarray(graded, bool)
         out = draw_circles(disp, shown[~graded], PRIMARY)
         out = draw_circles(out, shown[graded], GRADED, width=2 * line_width(*disp.shape[:2]) + 1)
-        out = draw_legend(out, [(f"counted by the grade: {int(graded.sum())}", GRADED, "circle"),
-                                (f"other lesions: {int((~graded).sum())}", PRIMARY, "circle")])
+        entries = [(f"counted by the grade: {int(graded.sum())}", GRADED, "circle"),
+                   (f"other lesions: {int((~graded).sum())}", PRIMARY, "circle")]
+    entries += list(legend_extra)
+    if entries:
+        out = draw_legend(out, entries)
     if px_per_mm is not None:
         try:
             out = draw_scale_bar(out, px_per_mm * (sx + sy) / 2)

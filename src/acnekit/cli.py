@@ -50,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     keep_freed_memory()  # detector passes reuse their feature-map memory (see acnekit.heap)
+    from acnekit.engines.staging import Terminated, signals_as_exceptions
+
     try:
-        return int(args.func(args) or 0)
+        with signals_as_exceptions():  # SIGTERM / SIGHUP unwind like Ctrl-C: temporary outputs are removed
+            return int(args.func(args) or 0)
     except AcneKitError as exc:
         if args.debug:
             raise
@@ -60,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"terminated ({exc})", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         return 0
 

@@ -21,7 +21,7 @@ from acnekit.formats._util import BOX_KEY, is_num
 
 PRIMARY = (0, 255, 0)  # first set: green stands out on skin
 SECONDARY = (255, 0, 255)  # --compare set: magenta
-GRADED = (255, 200, 0)  # lesions the reference grade counts: amber, drawn thicker
+GRADED = (0, 200, 255)  # lesions the reference grade counts: cyan, drawn thicker
 BAR = (0, 0, 0)  # scale bar, on a white panel
 PANEL = (255, 255, 255)
 

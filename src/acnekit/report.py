@@ -21,7 +21,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;t
 th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
 .photo{max-width:100%;height:auto;border:1px solid #999}.caveat{background:#fff6d6;padding:.6rem;border-left:4px solid #d9a400}
 .band-hit{background:#dff3df;font-weight:bold}small{color:#555}
-.key-graded{color:#b38600;font-weight:bold}.key-other{color:#1a8f1a;font-weight:bold}
+.key-graded{color:#008fb3;font-weight:bold}.key-other{color:#1a8f1a;font-weight:bold}
 """
 
 
@@ -128,7 +128,7 @@ def render_report(assessment: dict[str, Any], rgb: np.ndarray, *, image_bytes: b
     if band:
         rows.append(("all-lesion count band", f"{band['grade']} &ndash; {_e(band['name'])}"))
     rows.append(("severity score (0–100)", _f(sev["score"], 1)))
-    key = ("<p><small>Circles: <span class='key-graded'>amber, thick</span> = counted by the grade; "
+    key = ("<p><small>Circles: <span class='key-graded'>cyan, thick</span> = counted by the grade; "
            "<span class='key-other'>green</span> = other detected lesions.</small></p>") if grade else ""
     scale_txt = (f"{_f(sc['px_per_mm'], 3)} px/mm ({_e(sc['source'])})" if mm else _e(sc.get("note", "")))
     ws = model.get("working_scale") or {}
