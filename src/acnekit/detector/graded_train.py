@@ -235,6 +235,12 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
     dispersion, ll = fit_dispersion(best["counts"][known], [grades[i] for i in known]) if known else (None, None)
     card = {
         "name": "acnekit-graded",
+        "description": "graded head: which detected lesions the reference (ACNE04) grade counts; a heatmap head "
+                       "on the frozen circle detector's stride-2 features (acnekit.detector.graded)",
+        "data": {"train": f"{Path(cfg.train_list).name} ({len(train)} photos) with the VOC boxes of {cfg.voc}, "
+                          "one class (box centre and mean half-side)",
+                 "val": f"{Path(cfg.val_list).name} ({len(val)} photos), for selection",
+                 "licence": "ACNE04 photos and boxes are free for academic use only; this head was trained on them"},
         "base_model": detector.name,
         "arch": {"cin": cin, "width": cfg.width, "depth": cfg.depth},
         "graded_threshold": best["threshold"],
