@@ -6,7 +6,7 @@ band, always "moderate"); and the time per photo with and without the graded hea
     .venv/bin/python bench/bench_grade.py [--split val] [--limit N] [--time-photos 20]
 
 Reads ../shared/data/acne04-640 (skips with a message when absent). Val selected the graded
-head's epoch and threshold and the probabilities' dispersion, so val figures are optimistic;
+head's epoch and threshold and the probabilities' sigma, so val figures are optimistic;
 the split is by image, not by person, so they are optimistic twice.
 """
 

@@ -5,7 +5,7 @@ import pytest
 
 from acnekit.assess import summarise
 from acnekit.circles import Circles
-from acnekit.reference_grade import count_pmf, fit_dispersion, grade_probabilities, reference_grade
+from acnekit.reference_grade import fit_sigma, grade_probabilities, reference_grade
 
 
 @pytest.mark.parametrize("count, grade, name", [
@@ -20,7 +20,7 @@ def test_grade_is_the_band_of_the_graded_count(count, grade, name):
 
 
 def test_probabilities_sum_to_one_and_shift_with_count():
-    probs = np.array([grade_probabilities(k, dispersion=0.15) for k in range(0, 80)])
+    probs = np.array([grade_probabilities(k, sigma=0.5) for k in range(0, 80)])
     assert np.allclose(probs.sum(1), 1) and (probs >= 0).all()
     above = np.cumsum(probs[:, ::-1], axis=1)[:, ::-1]  # P(grade >= g)
     assert (np.diff(above, axis=0) >= -1e-9).all()  # every tail grows with the count
@@ -28,24 +28,28 @@ def test_probabilities_sum_to_one_and_shift_with_count():
     assert probs[3, 0] > 0.8  # few graded lesions: very likely mild
 
 
-def test_poisson_and_negative_binomial_pmf():
-    from scipy import stats
+def test_probabilities_by_hand():
+    from math import erf, log, sqrt
 
-    assert np.allclose(count_pmf(4.0, 30, 0.0), stats.poisson.pmf(np.arange(31), 4.0))
-    r, mean = 1 / 0.3, 7.0
-    assert np.allclose(count_pmf(mean, 30, 0.3), stats.nbinom.pmf(np.arange(31), r, r / (r + mean)))
-    with pytest.raises(ValueError):
-        count_pmf(0.0, 5)
+    def phi(z):
+        return 0.5 * (1 + erf(z / sqrt(2)))
+
+    # count 10, sigma 0.5: P(N <= 5) = Phi((log 6.5 - log 11) / 0.5), P(N <= 20) = Phi((log 21.5 - log 11) / 0.5), ...
+    c = [phi((log(u + 1.5) - log(11)) / 0.5) for u in (5, 20, 50)]
+    want = [c[0], c[1] - c[0], c[2] - c[1], 1 - c[2]]
+    assert np.allclose(grade_probabilities(10, sigma=0.5), want)
     with pytest.raises(ValueError):
         grade_probabilities(-1)
+    with pytest.raises(ValueError):
+        grade_probabilities(3, sigma=0)
 
 
-def test_fit_dispersion_prefers_more_spread_for_noisy_references():
+def test_fit_sigma_prefers_more_spread_for_noisy_references():
     counts = np.array([3, 4, 10, 12, 30, 35] * 5)
     exact = [0, 0, 1, 1, 2, 2] * 5
     noisy = [0, 1, 1, 0, 2, 1] * 5
-    a_exact, ll_exact = fit_dispersion(counts, exact)
-    a_noisy, ll_noisy = fit_dispersion(counts, noisy)
+    a_exact, ll_exact = fit_sigma(counts, exact)
+    a_noisy, ll_noisy = fit_sigma(counts, noisy)
     assert a_noisy > a_exact and ll_noisy < ll_exact
 
 

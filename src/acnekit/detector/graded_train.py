@@ -13,8 +13,8 @@ After each epoch the head is scored on the val photos: the circle detections (th
 detector's operating point) get graded scores, and the graded threshold is the one (on a
 grid) with the smallest mean absolute error between the graded count and the box count.
 The epoch with the smallest such MAE is kept. Reported on val: count MAE, grade accuracy
-against the reference grades (file-name prefix), quadratic kappa, and the dispersion of the
-grade probabilities (`reference_grade.fit_dispersion`).
+against the reference grades (file-name prefix), quadratic kappa, and the spread (sigma) of the
+grade probabilities (`reference_grade.fit_sigma`).
 
     python -m acnekit.detector.graded_train --images DIR --voc DIR --train-list T --val-list V --out RUN
 """
@@ -174,7 +174,7 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
     from safetensors.torch import save_file
 
     from acnekit.detector.infer import Detector
-    from acnekit.reference_grade import fit_dispersion
+    from acnekit.reference_grade import fit_sigma
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -232,7 +232,7 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
             break
     grades = [s["grade"] for s in scored]
     known = [i for i, g in enumerate(grades) if g is not None]
-    dispersion, ll = fit_dispersion(best["counts"][known], [grades[i] for i in known]) if known else (None, None)
+    sigma, ll = fit_sigma(best["counts"][known], [grades[i] for i in known]) if known else (None, None)
     card = {
         "name": "acnekit-graded",
         "description": "graded head: which detected lesions the reference (ACNE04) grade counts; a heatmap head "
@@ -246,7 +246,7 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
         "graded_threshold": best["threshold"],
         "selection": "epoch and threshold with the smallest val MAE between graded count and box count",
         "val": {k: v for k, v in best.items() if k != "counts"} | {"photos": len(val)},
-        "probabilities": {"family": "negative-binomial", "dispersion": dispersion, "val_mean_log_likelihood": ll},
+        "probabilities": {"family": "log-normal on log(count + 1)", "sigma": sigma, "val_mean_log_likelihood": ll},
         "training": {"config": asdict(cfg), "history": history, "train_photos": len(train)},
     }
     del ftrain, fval
