@@ -1,0 +1,72 @@
+"""`analyse_face`: everything assessment needs from the face, in one call.
+
+Finds the face (`landmarks.find_face`), measures the iris scale (`iris.iris_scale`), builds
+the skin mask (`mask.skin_mask`) and the regions' skin areas (`regions.region_areas`).
+Degrades clearly: without onnxruntime or the model files, or when no face is found, the
+result says so (``summary["found"]`` false, with a note) and assessment goes on without it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from acnekit.face import landmarks
+from acnekit.face.iris import CHIN, TOP, iris_scale, measure_eye
+from acnekit.face.mask import SkinMask, skin_mask
+from acnekit.face.regions import NAMES, label_points, region_areas, shown
+
+
+@dataclass
+class FaceAnalysis:
+    face: landmarks.Face | None
+    summary: dict[str, Any]  # summary.face
+    iris: dict[str, Any] | None = None  # `iris.iris_scale` result
+    mask: SkinMask | None = None
+    skin_px2: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        return self.face is not None
+
+    def lesion_flags(self, xy: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+        """Per lesion centre (n, 2): on skin? and its region (None off skin or without a face).
+        Without a face every lesion counts (``in_skin`` true)."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if self.face is None or self.mask is None:
+            return np.ones(len(xy), dtype=bool), [None] * len(xy)
+        ins = self.mask.inside(xy)
+        lab = label_points(self.face.xy, xy) if len(xy) else np.zeros(0, dtype=np.int64)
+        return ins, [NAMES[k] if ok else None for k, ok in zip(lab, ins)]
+
+
+def not_found(note: str) -> FaceAnalysis:
+    return FaceAnalysis(None, {"found": False, "note": note})
+
+
+def analyse_face(rgb: np.ndarray) -> FaceAnalysis:
+    """Face, iris scale, skin mask and region areas of an (H, W, 3) uint8 photo."""
+    h, w = rgb.shape[:2]
+    t0 = time.perf_counter()
+    try:
+        face = landmarks.find_face(rgb)
+    except landmarks.FaceModelsUnavailable as exc:
+        return not_found(f"face analysis unavailable: {exc}; the whole photo is assessed")
+    seconds = time.perf_counter() - t0
+    if face is None:
+        return not_found("no face found: the whole photo is assessed, no skin mask, no iris scale")
+    eyes = [measure_eye(e, p, face.xy[list(landmarks.EYE_CORNERS[e])]) for e, p in face.irises.items()]
+    height_px = float(np.linalg.norm(face.xy[TOP] - face.xy[CHIN]))
+    sc = iris_scale(eyes, height_px)
+    mask = skin_mask(face.xy, w, h)
+    areas = region_areas(face.xy, mask)
+    summary = {
+        "found": True, "presence": face.presence, "size_px": face.size_px(), "height_px": height_px,
+        "irises": sc["eyes"], "skin_area_px2": mask.area_px2(), "regions_shown": shown(areas),
+        "landmark_seconds": round(seconds, 3),
+        "model": "MediaPipe face_landmark + iris_landmark (Apache-2.0), ONNX",
+    }
+    return FaceAnalysis(face, summary, sc, mask, areas)
