@@ -1,5 +1,6 @@
 """The facial-skin mask from face-mesh landmarks: the face (the convex hull of the 468 mesh
-points: the mesh ends at the upper forehead, below the hairline, and at the jaw) minus the
+points, whose upper rim is raised to take in the upper forehead: the mesh itself ends below
+the hairline; it ends at the jaw) minus the
 eyes (their contour widened by `EYE_MARGIN` to take in the lid margins), the eyebrows, the
 lips and the nostrils. Hair and background lie outside.
 
@@ -27,6 +28,16 @@ BROWS = (
 )
 LIPS = ((61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185),)
 NOSTRILS = ((2, 97, 98, 64), (2, 326, 327, 294))
+# the mesh stops short of the hairline: its upper rim is pushed up the face by this share of
+# the rim-to-glabella distance (landmark 10 to 168), so the upper forehead counts as skin
+UPPER_RIM = (54, 103, 67, 109, 10, 338, 297, 332, 284)
+FOREHEAD_EXTRA = 0.6
+# the mesh fits the near cheek and jaw of ~70 degree side views loosely, and jawline lesions
+# run onto the upper neck: the face is widened by MARGIN x face height (10 to 152) all round
+# and its lower rim lowered by JAW_EXTRA x face height (chosen on val, see bench/bench_face.py)
+MARGIN = 0.12
+JAW_EXTRA = 0.25
+LOWER_RIM = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454)
 
 
 @dataclass
@@ -99,6 +110,25 @@ def rasterise(polygons_in: list[np.ndarray], polygons_out: list[np.ndarray], wid
     return SkinMask(np.asarray(img, dtype=bool), k)
 
 
+def forehead_points(xy: np.ndarray, extra: float = FOREHEAD_EXTRA) -> np.ndarray:
+    """The mesh's upper rim moved up the face (chin 152 -> top 10 direction)."""
+    up = xy[10] - xy[152]
+    up = up / max(float(np.linalg.norm(up)), 1e-9)
+    return xy[list(UPPER_RIM)] + up * extra * float(np.linalg.norm(xy[10] - xy[168]))
+
+
+def jaw_points(xy: np.ndarray, extra: float = JAW_EXTRA) -> np.ndarray:
+    """The mesh's lower rim moved down the face (top 10 -> chin 152), by ``extra`` x face height."""
+    down = xy[152] - xy[10]
+    return xy[list(LOWER_RIM)] + down * extra
+
+
 def skin_mask(mesh_xy: np.ndarray, width: int, height: int, grid_side: int = GRID_SIDE) -> SkinMask:
     """The facial-skin mask of a face whose mesh points are ``mesh_xy`` (468, 2), photo pixels."""
-    return rasterise([convex_hull(mesh_xy)], holes(mesh_xy), width, height, grid_side)
+    xy = np.asarray(mesh_xy, dtype=np.float64)
+    face = convex_hull(np.concatenate([xy, forehead_points(xy), jaw_points(xy)]))
+    face_h = float(np.linalg.norm(xy[10] - xy[152]))
+    t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    ring = np.stack([np.cos(t), np.sin(t)], axis=1) * MARGIN * face_h
+    face = convex_hull((face[:, None, :] + ring[None]).reshape(-1, 2))
+    return rasterise([face], holes(xy), width, height, grid_side)
