@@ -54,13 +54,16 @@ class Assessment:
     circles: Circles
     summary: dict[str, Any]
     rgb: np.ndarray | None = field(default=None, repr=False)  # the upright photo, for drawing
+    lesion_extra: list[dict[str, Any]] | None = None  # per lesion: in_skin, region (acnekit.face)
+    skin_mask: Any = field(default=None, repr=False)  # acnekit.face.mask.SkinMask, for the overlay
 
     def to_dict(self) -> dict[str, Any]:
         c = self.circles
         score = c.score if c.score is not None else np.full(len(c), np.nan)
+        extra = self.lesion_extra or [{}] * len(c)
         anns = [{"id": i, "image_id": 0, "coordinates": [float(x), float(y)], "radius": float(r),
-                 "class_name": "acne", **({} if math.isnan(s) else {"score": float(s)})}
-                for i, ((x, y), r, s) in enumerate(zip(c.xy, c.radius, score))]
+                 "class_name": "acne", **({} if math.isnan(s) else {"score": float(s)}), **e}
+                for i, ((x, y), r, s, e) in enumerate(zip(c.xy, c.radius, score, extra))]
         return {
             "images": [{"id": 0, "file_name": self.file_name, "width": self.width, "height": self.height}],
             "annotations": anns,
@@ -93,16 +96,24 @@ def _histogram(v: np.ndarray, quantity: str) -> dict[str, Any]:
 
 def summarise(circles: Circles, width: int, height: int, *, px_per_mm: float | None = None,
               scale: Scale | None = None, bands: Sequence[int] = HAYASHI_UPPER, calibration=None,
-              model: dict[str, Any] | None = None) -> dict[str, Any]:
+              model: dict[str, Any] | None = None, lesion_extra: list[dict[str, Any]] | None = None,
+              face: dict[str, Any] | None = None) -> dict[str, Any]:
     """The assessment summary of ``circles`` (photo pixels) on a ``width`` x ``height`` photo.
 
     ``scale`` (or the shortcut ``px_per_mm``) gives mm sizes; ``calibration`` (a
     `acnekit.calibrate.Calibration`) adds a calibrated grade; ``model`` is recorded as is
-    (name, working scale, score threshold). No I/O."""
+    (name, working scale, score threshold). ``lesion_extra`` (per lesion, optional): lesions
+    with ``in_skin`` false are not counted; ``region`` feeds ``summary.regions`` with the
+    skin areas of ``face`` (``summary.face``, from `acnekit.face.pipeline`). No I/O."""
+    from acnekit.face.pipeline import face_summary, flags_of
+
     if scale is None:
         scale = from_px_per_mm(px_per_mm) if px_per_mm is not None else Scale()
     bands = tuple(int(b) for b in bands)
     check_bands(bands)
+    in_skin, regions = flags_of(lesion_extra, len(circles))
+    fs = face_summary(face, circles.radius, in_skin, regions, scale.px_per_mm)
+    circles = circles[in_skin]
     r = np.asarray(circles.radius, dtype=np.float64)
     n = len(r)
     total_px = float(np.sum(np.pi * r**2))
@@ -134,6 +145,7 @@ def summarise(circles: Circles, width: int, height: int, *, px_per_mm: float | N
         "severity": severity(n, total_px, width, height),
         "model": model,
         "scale": scale.to_dict(),
+        **fs,
     }
     if calibration is not None:
         cg = calibration.grade(r, width, height)
@@ -145,8 +157,9 @@ def summarise(circles: Circles, width: int, height: int, *, px_per_mm: float | N
 
 
 # ---------------------------------------------------------------------------- one photo
-def _model_info(detector, thr: float) -> dict[str, Any]:
-    return {"name": detector.name, "working_scale": dict(detector.working_scale), "score_threshold": thr}
+def _model_info(detector, thr: float, working_scale: dict[str, Any] | None = None) -> dict[str, Any]:
+    ws = dict(detector.working_scale) if working_scale is None else working_scale
+    return {"name": detector.name, "working_scale": ws, "score_threshold": thr}
 
 
 def _as_calibration(calibration):
@@ -181,10 +194,15 @@ def load_photo(source: str | Path | bytes, *, name: str | None = None, max_pixel
 
 def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | None = None, ruler: Any = None,
                  score_thr: float | None = None, bands: Sequence[int] = HAYASHI_UPPER, calibration=None,
-                 name: str | None = None, max_pixels: int | None = None) -> Assessment:
-    """Read, detect, summarise. ``source`` is a path or the bytes of an uploaded file
-    (``name`` then labels it; default ``upload``). ``ruler`` is ``"X1,Y1,X2,Y2,MM"`` in the
-    upright photo's pixels. ``calibration``: a Calibration, a path, or ``"default"``."""
+                 name: str | None = None, max_pixels: int | None = None, face: bool = True) -> Assessment:
+    """Read, find the face, detect, summarise. ``source`` is a path or the bytes of an uploaded
+    file (``name`` then labels it; default ``upload``). ``ruler`` is ``"X1,Y1,X2,Y2,MM"`` in
+    the upright photo's pixels. ``calibration``: a Calibration, a path, or ``"default"``.
+    ``face`` (`acnekit.face`): the iris scale when none is given, the face working scale,
+    the skin mask and regions; off, or when no face is found, the whole photo is assessed."""
+    from acnekit.face.pipeline import analyse_face, choose_scale, lesion_extras, not_found
+    from acnekit.face.working import face_working_scale
+
     scale = resolve_scale(px_per_mm, ruler)
     thr = check_score_thr(score_thr)
     check_bands(bands)
@@ -193,26 +211,43 @@ def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | Non
     rgb = load_photo(source, name=label, max_pixels=max_pixels)
     h, w = rgb.shape[:2]
     check_in_image(scale, w, h, label)
-    circles = detector.predict(rgb, score_thr=thr)
+    fa = analyse_face(rgb) if face else not_found("face analysis off (--no-face): the whole photo is assessed")
+    scale = choose_scale(scale, fa)
+    work_scale, ws = face_working_scale(fa.face.size_px() if fa.found else None, w, h,
+                                        dict(detector.working_scale), fa.summary.get("note", ""))
+    circles = (detector.predict(rgb, score_thr=thr) if work_scale is None
+               else detector.predict(rgb, score_thr=thr, work_scale=work_scale))
     used_thr = detector.score_threshold if thr is None else thr
+    extra = lesion_extras(*fa.lesion_flags(circles.xy)) if fa.found else None
     summary = summarise(circles, w, h, scale=scale, bands=bands, calibration=cal,
-                        model=_model_info(detector, used_thr))
+                        model=_model_info(detector, used_thr, ws), lesion_extra=extra, face=fa.summary)
     base = Path(label.replace("\\", "/")).name
-    return Assessment(base if base not in ("", ".", "..") else "upload", w, h, circles, summary, rgb)
+    return Assessment(base if base not in ("", ".", "..") else "upload", w, h, circles, summary, rgb,
+                      lesion_extra=extra, skin_mask=fa.mask)
 
 
 # ---------------------------------------------------------------------------- outputs
 def annotated_image(rgb: np.ndarray, circles: Circles, px_per_mm: float | None = None,
-                    max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
-    """The display copy: downscaled to ``max_side`` if larger, circles drawn, and a 1 mm bar
-    when the scale is known (left out if 1 mm is wider than the image)."""
-    from acnekit.draw import draw_circles, draw_scale_bar
+                    max_side: int = DISPLAY_MAX_SIDE, in_skin: np.ndarray | None = None,
+                    skin_mask: Any = None) -> np.ndarray:
+    """The display copy: downscaled to ``max_side`` if larger, circles drawn (those outside the
+    skin, ``in_skin`` false, in the second colour), the area outside ``skin_mask`` dimmed when
+    given, and a 1 mm bar when the scale is known (left out if 1 mm is wider than the image)."""
+    from acnekit.draw import SECONDARY, draw_circles, draw_scale_bar
 
     h, w = rgb.shape[:2]
     k = min(1.0, max_side / max(h, w))
     disp = resize_rgb(rgb, max(1, round(w * k)), max(1, round(h * k))) if k < 1 else rgb
     sx, sy = disp.shape[1] / w, disp.shape[0] / h
-    out = draw_circles(disp, circles.scaled(sx, sy))
+    if skin_mask is not None:
+        from acnekit.face.mask import dim_outside
+
+        disp = dim_outside(disp, skin_mask, sx)
+    c = circles.scaled(sx, sy)
+    if in_skin is None:
+        out = draw_circles(disp, c)
+    else:
+        out = draw_circles(draw_circles(disp, c[~in_skin], color=SECONDARY), c[in_skin])
     if px_per_mm is not None:
         try:
             out = draw_scale_bar(out, px_per_mm * (sx + sy) / 2)
@@ -221,12 +256,16 @@ def annotated_image(rgb: np.ndarray, circles: Circles, px_per_mm: float | None =
     return out
 
 
-def render_outputs(assessment: Assessment, rgb: np.ndarray) -> dict[str, bytes]:
-    """The three output files' contents, by name."""
+def render_outputs(assessment: Assessment, rgb: np.ndarray, mask_overlay: bool = False) -> dict[str, bytes]:
+    """The three output files' contents, by name; ``mask_overlay`` dims the photo outside the
+    facial-skin mask in the annotated image."""
+    from acnekit.face.pipeline import flags_of
     from acnekit.report import render_report
 
     d = assessment.to_dict()
-    disp = annotated_image(rgb, assessment.circles, assessment.summary["scale"]["px_per_mm"])
+    ins = flags_of(assessment.lesion_extra, len(assessment.circles))[0] if assessment.lesion_extra else None
+    disp = annotated_image(rgb, assessment.circles, assessment.summary["scale"]["px_per_mm"], in_skin=ins,
+                           skin_mask=assessment.skin_mask if mask_overlay else None)
     jpg = encode_image(disp, "JPEG", quality=90)
     return {ANNOTATED: jpg, JSON_NAME: (json.dumps(d, indent=1, allow_nan=False) + "\n").encode(),
             REPORT: render_report(d, disp, image_bytes=jpg).encode("utf-8")}

@@ -132,3 +132,14 @@ def skin_mask(mesh_xy: np.ndarray, width: int, height: int, grid_side: int = GRI
     ring = np.stack([np.cos(t), np.sin(t)], axis=1) * MARGIN * face_h
     face = convex_hull((face[:, None, :] + ring[None]).reshape(-1, 2))
     return rasterise([face], holes(xy), width, height, grid_side)
+
+
+def dim_outside(rgb: np.ndarray, mask: SkinMask, k: float, keep: float = 0.4) -> np.ndarray:
+    """A copy of the display image ``rgb`` (``k`` display pixels per photo pixel) with the area
+    outside the skin mask darkened to ``keep`` of its brightness."""
+    h, w = rgb.shape[:2]
+    grid = Image.fromarray(mask.grid.astype(np.uint8) * 255).resize((w, h), Image.NEAREST)
+    on = np.asarray(grid) > 0
+    out = rgb.astype(np.float32)
+    out[~on] *= keep
+    return out.astype(np.uint8)

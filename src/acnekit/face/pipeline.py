@@ -66,7 +66,48 @@ def analyse_face(rgb: np.ndarray) -> FaceAnalysis:
     summary = {
         "found": True, "presence": face.presence, "size_px": face.size_px(), "height_px": height_px,
         "irises": sc["eyes"], "skin_area_px2": mask.area_px2(), "regions_shown": shown(areas),
+        "region_skin_area_px2": areas,
         "landmark_seconds": round(seconds, 3),
         "model": "MediaPipe face_landmark + iris_landmark (Apache-2.0), ONNX",
     }
     return FaceAnalysis(face, summary, sc, mask, areas)
+
+
+def choose_scale(given, analysis: FaceAnalysis):
+    """The assessment's `acnekit.scale.Scale`: the one given (``--px-per-mm`` / ``--ruler``)
+    when known, else the iris scale, else none (with the reason)."""
+    from acnekit.scale import from_iris
+
+    if given.known:
+        return given
+    if analysis.iris is None:
+        return from_iris(None, None, analysis.summary.get("note", "no face found"))
+    return from_iris(analysis.iris["px_per_mm"], analysis.iris["uncertainty"], analysis.iris["note"])
+
+
+def lesion_extras(in_skin: np.ndarray, labels: list[str | None]) -> list[dict[str, Any]]:
+    """Per-lesion JSON fields: ``in_skin`` and ``region``."""
+    return [{"in_skin": bool(s), "region": r} for s, r in zip(in_skin, labels)]
+
+
+def flags_of(extras: list[dict[str, Any]] | None, n: int) -> tuple[np.ndarray, list[str | None]]:
+    """``in_skin`` (absent = true) and ``region`` (absent = None) from per-lesion dicts."""
+    if not extras:
+        return np.ones(n, dtype=bool), [None] * n
+    ins = np.array([e.get("in_skin", True) is not False for e in extras], dtype=bool)
+    return ins, [e.get("region") if isinstance(e.get("region"), str) else None for e in extras]
+
+
+def face_summary(face: dict[str, Any] | None, radius: np.ndarray, in_skin: np.ndarray,
+                 labels: list[str | None], px_per_mm: float | None) -> dict[str, Any]:
+    """``summary.face`` (with the count of lesions outside the skin) and ``summary.regions``
+    (None without a face) for the lesions' radii, flags and regions."""
+    from acnekit.face.regions import region_summary
+
+    n_out = int((~in_skin).sum())
+    out: dict[str, Any] = {"face": None if face is None else {**face, "outside_skin": n_out}, "regions": None}
+    if face and face.get("found") and face.get("region_skin_area_px2"):
+        keep = np.asarray(in_skin, dtype=bool)
+        out["regions"] = region_summary(np.asarray(radius)[keep], [r for r, k in zip(labels, keep) if k],
+                                        face["region_skin_area_px2"], px_per_mm)
+    return out

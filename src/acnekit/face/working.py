@@ -1,0 +1,42 @@
+"""Framing-invariant working scale: resize the photo so the face has the size it had in the
+detector's training photos, whatever the framing (background, distance, resolution).
+
+Face size is `Face.size_px` (RMS 3D distance of the 468 mesh points to their centroid, so it
+barely depends on head yaw). `TRAIN_FACE_PX` = 166.4 px is its median over the 748 of 783
+training photos (acne04-640/train.txt) where a face was found, each measured on the 640x640
+copy restored to the original aspect ratio at the same area (e.g. 607x674 for a 3112x3456
+original): exactly the working image today's area rule gives the originals. p10-p90: 152-180
+px. Measured by ``bench/bench_face.py --train-face-size``. A model card may override it with
+``working_scale.face_size_px``.
+
+Without a face the area rule applies (``rule: "area"`` with the reason).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+TRAIN_FACE_PX = 166.4
+MAX_AREA_FACTOR = 16.0  # the face rule may change the working area at most this much vs the area rule
+
+
+def face_working_scale(face_size_px: float | None, width: int, height: int, card_ws: dict[str, Any],
+                       reason: str = "no face found") -> tuple[float | None, dict[str, Any]]:
+    """(working pixels per photo pixel, or None for the area rule; the
+    ``summary.model.working_scale`` record)."""
+    ws = dict(card_ws)
+    if face_size_px is None or face_size_px <= 0:
+        ws.update(rule="area", reason=f"{reason}: the photo is resized to a fixed area")
+        return None, ws
+    target = float(card_ws.get("face_size_px", TRAIN_FACE_PX))
+    s = target / face_size_px
+    area_s = math.sqrt(float(card_ws.get("area", 640 * 640)) / (width * height))
+    lo, hi = area_s / math.sqrt(MAX_AREA_FACTOR), area_s * math.sqrt(MAX_AREA_FACTOR)
+    clamped = min(max(s, lo), hi)
+    ws.update(rule="face", face_size_px=face_size_px, target_face_px=target, scale=clamped,
+              area_rule_scale=area_s,
+              reason="face found: the photo is resized so the face has its training size")
+    if clamped != s:
+        ws["reason"] += f" (clamped from {s:.4g}: at most {MAX_AREA_FACTOR:g}x the area rule's area)"
+    return clamped, ws
