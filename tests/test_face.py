@@ -156,3 +156,88 @@ def test_face_and_two_irises_on_a_full_resolution_photo(fullres_face):
     h, w = rgb.shape[:2]
     assert 0.05 < fa.mask.area_px2() / (w * h) < 0.8
     assert {"forehead", "chin", "nose"} <= set(fa.summary["regions_shown"])
+
+
+# ---------------------------------------------------------------------------- summarise
+def test_summarise_does_not_count_lesions_outside_the_skin():
+    from acnekit.assess import summarise
+    from acnekit.circles import Circles
+
+    c = Circles(np.array([[10.0, 10], [50, 50], [90, 90]]), np.array([2.0, 3.0, 4.0]))
+    extra = [{"in_skin": True, "region": "forehead"}, {"in_skin": False, "region": None}, {}]  # absent = counted
+    face = {"found": True, "region_skin_area_px2": {"forehead": 1e4, "chin": 1e4}}
+    s = summarise(c, 100, 100, px_per_mm=2.0, lesion_extra=extra, face=face)
+    assert s["count"] == 2 and s["grade"]["count"] == 2
+    assert s["total_area_px2"] == pytest.approx(np.pi * (4 + 16))
+    assert s["face"]["outside_skin"] == 1
+    assert s["regions"]["forehead"]["count"] == 1 and s["regions"]["chin"]["count"] == 0
+    assert s["regions"]["forehead"]["skin_area_cm2"] == pytest.approx(1e4 / 4 / 100)
+    plain = summarise(c, 100, 100, px_per_mm=2.0)  # old JSON: no flags, everything counts
+    assert plain["count"] == 3 and plain["face"] is None and plain["regions"] is None
+
+
+def test_working_scale_rule_face_or_area():
+    from acnekit.face.working import TRAIN_FACE_PX, face_working_scale
+
+    ws = {"rule": "area", "area": 640 * 640}
+    s, rec = face_working_scale(2 * TRAIN_FACE_PX, 3000, 3000, ws)
+    assert s == pytest.approx(0.5) and rec["rule"] == "face"
+    s, rec = face_working_scale(None, 3000, 3000, ws, reason="no face found")
+    assert s is None and rec["rule"] == "area" and "no face found" in rec["reason"]
+    s, rec = face_working_scale(1.0, 640, 640, ws)  # absurdly small face: clamped to 4x the side
+    assert s == pytest.approx(4.0) and "clamped" in rec["reason"]
+
+
+# ---------------------------------------------------------------------------- framing (real)
+def _variants(rgb: np.ndarray) -> dict[str, tuple[np.ndarray, float, tuple[float, float]]]:
+    """name -> (photo, scale vs the original, offset of the original in it)."""
+    from acnekit.imageio import resize_rgb
+
+    h, w = rgb.shape[:2]
+    out = {}
+    for share in (0.25, 0.5):
+        py, px = round(h * share / 2), round(w * share / 2)
+        out[f"pad{int(share * 100)}"] = (np.pad(rgb, ((py, py), (px, px), (0, 0)), constant_values=128), 1.0,
+                                         (px, py))
+    out["half"] = (resize_rgb(rgb, w // 2, h // 2), 0.5, (0.0, 0.0))
+    return out
+
+
+@pytest.mark.parametrize("name", ["levle0_2.jpg"])
+def test_padding_and_downscaling_keep_the_count(name):
+    from conftest import FULLRES
+
+    from acnekit.assess import assess_photo
+    from acnekit.detector.infer import DEFAULT_MODEL, Detector
+    from acnekit.imageio import read_image, resize_rgb
+
+    path = FULLRES / name
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} is absent (see ../shared/data/README.md)")
+    if not landmarks.available() or not DEFAULT_MODEL.exists():
+        pytest.skip("onnxruntime or the shipped detector is missing")
+    det = Detector.load()
+    rgb = read_image(path)
+    rgb = resize_rgb(rgb, rgb.shape[1] // 2, rgb.shape[0] // 2)  # keep the test quick: 1556x1728
+    import io
+
+    from PIL import Image
+
+    def run(img):
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, "PNG")
+        return assess_photo(buf.getvalue(), det)
+
+    base = run(rgb)
+    assert base.summary["face"]["found"] and base.summary["model"]["working_scale"]["rule"] == "face"
+    n0, ppm0 = base.summary["count"], base.summary["scale"]["px_per_mm"]
+    for vname, (img, k, (ox, oy)) in _variants(rgb).items():
+        a = run(img)
+        n = a.summary["count"]
+        assert abs(n - n0) <= max(4, 0.15 * n0), (vname, n, n0)
+        ins = np.array([e["in_skin"] for e in a.lesion_extra])
+        xy = a.circles.xy[ins]
+        h, w = rgb.shape[:2]
+        inside = (xy[:, 0] >= ox) & (xy[:, 0] <= ox + w * k) & (xy[:, 1] >= oy) & (xy[:, 1] <= oy + h * k)
+        assert inside.all(), f"{vname}: a counted lesion in the border"
+        assert a.summary["scale"]["px_per_mm"] == pytest.approx(ppm0 * k, rel=0.10), vname

@@ -235,7 +235,8 @@ def test_summary_recomputes_after_edits(client):
     assert [x["id"] for x in got["annotations"]] == [0, 1, 2]
     xy = [x["coordinates"] for x in got["annotations"]]
     rad = [x["radius"] for x in got["annotations"]]
-    want = summarise(Circles(xy, rad), 320, 240, px_per_mm=4, model=a["summary"]["model"])
+    want = summarise(Circles(xy, rad), 320, 240, px_per_mm=4, model=a["summary"]["model"],
+                     face=a["summary"]["face"])  # the face record is carried over
     assert got["summary"] == json.loads(json.dumps(want))
     assert got["summary"]["count"] == 3
     assert parse_dataset(got)[1] == []

@@ -26,7 +26,8 @@ from acnekit.scale import resolve_scale
 
 SUMMARY_CSV = "summary.csv"
 CSV_COLUMNS = ("file", "out_dir", "width", "height", "count", "total_area_px2", "total_area_mm2", "grade",
-               "grade_name", "calibrated_grade", "severity", "px_per_mm", "model", "score_threshold")
+               "grade_name", "calibrated_grade", "severity", "px_per_mm", "model", "score_threshold",
+               "scale_source", "face_found", "outside_skin", "working_scale_rule")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="grade bands: inclusive upper lesion counts of each grade but the last (default 5,20,50)")
     p.add_argument("--calibration", metavar="CAL.json|default",
                    help="add a calibrated grade ('default': the one shipped, Acne04-v2 circles vs ACNE04 grades)")
+    p.add_argument("--no-face", action="store_true",
+                   help="skip face analysis (no iris scale, skin mask, regions; photo-area working scale)")
+    p.add_argument("--mask-overlay", action="store_true",
+                   help="dim the photo outside the facial-skin mask in annotated.jpg")
     p.add_argument("--max-pixels", type=int, metavar="N", help="refuse photos with more pixels (default 64 MP)")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
     p.add_argument("--json", action="store_true", help="print the summaries as JSON instead of one line per photo")
@@ -91,7 +96,10 @@ def _csv_row(photo: Path, out: Path, d: dict) -> list:
             "" if s["total_area_mm2"] is None else f"{s['total_area_mm2']:.4f}", s["grade"]["grade"],
             s["grade"]["name"], "" if cal is None else cal["grade"], f"{s['severity']['score']:.2f}",
             "" if s["scale"]["px_per_mm"] is None else s["scale"]["px_per_mm"], s["model"]["name"],
-            s["model"]["score_threshold"]]
+            s["model"]["score_threshold"], s["scale"].get("source", ""),
+            "" if s.get("face") is None else int(bool(s["face"].get("found"))),
+            "" if s.get("face") is None else s["face"].get("outside_skin", ""),
+            (s["model"].get("working_scale") or {}).get("rule", "")]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,10 +146,11 @@ def run(args: argparse.Namespace) -> int:
                    disable=True if len(photos) < 2 else None)
         for photo, target in zip(bar, targets):
             a = assess_photo(photo, detector, px_per_mm=args.px_per_mm, ruler=args.ruler, score_thr=args.score_thr,
-                             bands=bands, calibration=calibration, max_pixels=args.max_pixels)
+                             bands=bands, calibration=calibration, max_pixels=args.max_pixels,
+                             face=not getattr(args, "no_face", False))
             folder = staged / target.name
             folder.mkdir()
-            write_files(folder, render_outputs(a, a.rgb))
+            write_files(folder, render_outputs(a, a.rgb, mask_overlay=getattr(args, "mask_overlay", False)))
             results.append((photo, target, a.to_dict()))
             a.rgb = None  # free the photo before the next one
         if len(photos) > 1:

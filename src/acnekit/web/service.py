@@ -18,7 +18,7 @@ from acnekit.circles import Circles
 from acnekit.errors import AcneKitError, DatasetError, ImageError, short_repr
 from acnekit.grading import HAYASHI_UPPER
 from acnekit.imageio import image_size
-from acnekit.scale import Scale, from_px_per_mm, from_ruler
+from acnekit.scale import Scale, from_iris, from_px_per_mm, from_ruler
 from acnekit.validate import parse_dataset
 
 MAX_LESIONS = 20_000  # an edited assessment with more annotations is refused
@@ -72,8 +72,15 @@ def _scale_of(summary: Any) -> Scale:
                                where="summary.scale.ruler")
         return from_ruler([*ruler["p1"], *ruler["p2"], ruler.get("mm")])
     if sc.get("px_per_mm") is not None:
+        if sc.get("source") == "iris":  # measured from the iris: keep source, uncertainty, note
+            return from_iris(from_px_per_mm(sc["px_per_mm"]).px_per_mm, _num_or_none(sc.get("uncertainty")),
+                             str(sc.get("note") or "iris"))
         return from_px_per_mm(sc["px_per_mm"])
     return Scale()
+
+
+def _num_or_none(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) else None
 
 
 def _circles_of(obj: dict[str, Any]) -> tuple[str, int, int, Circles]:
@@ -109,9 +116,20 @@ def rebuild(obj: Any, *, bands: Sequence[int] = HAYASHI_UPPER, calibration=None)
         raise DatasetError(f"top level must be a JSON object, got {type(obj).__name__}", where="$")
     name, w, h, circles = _circles_of(obj)
     summary_in = obj.get("summary")
+    extra = _face_flags_of(obj)
+    face = summary_in.get("face") if isinstance(summary_in, dict) and isinstance(summary_in.get("face"), dict) else None
     summary = summarise(circles, w, h, scale=_scale_of(summary_in), bands=bands, calibration=calibration,
-                        model=_model_of(summary_in))
-    return Assessment(name, w, h, circles, summary)
+                        model=_model_of(summary_in), lesion_extra=extra, face=face)
+    return Assessment(name, w, h, circles, summary, lesion_extra=extra)
+
+
+def _face_flags_of(obj: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Per-lesion ``in_skin`` / ``region`` of the edited assessment (None when no lesion has them)."""
+    anns = obj.get("annotations") or []
+    keys = ("in_skin", "region")
+    if not any(isinstance(a, dict) and any(k in a for k in keys) for a in anns):
+        return None
+    return [{k: a[k] for k in keys if k in a} if isinstance(a, dict) else {} for a in anns]
 
 
 def resummarise(obj: Any, *, bands: Sequence[int] = HAYASHI_UPPER, calibration=None) -> dict[str, Any]:
