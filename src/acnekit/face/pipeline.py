@@ -92,7 +92,7 @@ def lesion_extras(in_skin: np.ndarray, labels: list[str | None]) -> list[dict[st
 
 def flags_of(extras: list[dict[str, Any]] | None, n: int) -> tuple[np.ndarray, list[str | None]]:
     """``in_skin`` (absent = true) and ``region`` (absent = None) from per-lesion dicts."""
-    if not extras:
+    if not extras or len(extras) != n:  # none, or not one per lesion: every lesion counts
         return np.ones(n, dtype=bool), [None] * n
     ins = np.array([e.get("in_skin", True) is not False for e in extras], dtype=bool)
     return ins, [e.get("region") if isinstance(e.get("region"), str) else None for e in extras]
