@@ -92,6 +92,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-framing", type=int, default=12)
     ap.add_argument("--skip-ap", action="store_true")
+    ap.add_argument("--skip-framing", action="store_true")
     ap.add_argument("--train-face-size", action="store_true")
     args = ap.parse_args()
     if not DATA.exists():
@@ -155,9 +156,11 @@ def main() -> int:
             rep = evaluate(AcneDataset(gts), AcneDataset(preds), score_thr=det.score_threshold)
             print(f"val {label}: AP50 {rep['detection']['ap50']:.4f}, count MAE {rep['counting']['mae']:.2f}")
 
-    picks = [(n, read_image(DATA / "acne04-640" / "images" / n)) for n in names if faces[n] is not None][:args.n_framing]
-    picks += [(p.name, read_image(p)) for p in sorted((DATA / "fullres").glob("*.jpg"))]
-    framing(det, picks)
+    if not args.skip_framing:
+        picks = [(n, read_image(DATA / "acne04-640" / "images" / n)) for n in names
+                 if faces[n] is not None][:args.n_framing]
+        picks += [(p.name, read_image(p)) for p in sorted((DATA / "fullres").glob("*.jpg"))]
+        framing(det, picks)
 
     if args.train_face_size:
         sizes = []

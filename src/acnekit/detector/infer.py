@@ -44,6 +44,15 @@ DEFAULT_CARD: dict[str, Any] = {
 }
 
 
+# Face rule (``working_image(rgb, scale)``): the JPEG round trip mimics what a large downscale
+# to the training copies did; a photo resized by this factor or more (already near the working
+# resolution, e.g. a 640 copy, whose own compression is the training copies') is not re-encoded:
+# on 100 val photos a 0.98 resize with the round trip cost 0.033 AP50, and the face rule without
+# it scored AP50 0.378 against 0.375 for today's rule. Below it (a half-size copy of a 3112x3456
+# photo needs about 0.4) the round trip stays, as in the area rule.
+FACE_JPEG_BELOW = 0.9
+
+
 def card_path(weights: Path) -> Path:
     return weights.with_suffix(".json")
 
@@ -205,6 +214,8 @@ class Detector:
             return rgb
         work = resize_rgb(rgb, ww, wh)
         quality = self.card.get("working_jpeg_quality")
+        if scale is not None and scale >= FACE_JPEG_BELOW:
+            quality = None  # face rule, mild resample: the photo keeps its own texture (see FACE_JPEG_BELOW)
         return jpeg_round_trip(work, int(quality)) if quality else work
 
     def set_tta(self, choice: str) -> None:
