@@ -33,6 +33,7 @@ WORK_SIDE = 1024  # photos are first downscaled to this long side: the 64 px iri
 REFINE_PASSES = 2
 ROI_SCALE = 1.5  # mesh ROI side = landmark bounding box x this (MediaPipe's value)
 EYE_SCALE = 2.3  # iris ROI side = eye-corner distance x this (MediaPipe's value)
+EYE_JITTER = (0.9, 1.0, 1.1)  # the iris model runs on ROIs of these relative sides; points averaged
 FALLBACK_ROIS = ((0.75, 0.5, 0.45), (0.75, 0.5, 0.55), (0.6, 0.5, 0.5))  # side, cx, cy (fractions)
 # eye corners (outer, inner) of the two eyes in mesh indices; "left"/"right" as in the photo
 EYE_CORNERS = {"left": (33, 133), "right": (362, 263)}
@@ -166,12 +167,14 @@ def iris_pass(img: Image.Image, mesh_xy: np.ndarray, eye: str) -> np.ndarray:
     i0, i1 = EYE_CORNERS[eye]
     p0, p1 = mesh_xy[i0], mesh_xy[i1]
     mid = (p0 + p1) / 2
-    side = float(np.linalg.norm(p1 - p0)) * EYE_SCALE
     d = p1 - p0  # eye line, pointing right in the photo for both eyes
-    roi = (float(mid[0]), float(mid[1]), side, math.atan2(d[1], d[0]))
     flip = eye == "right"
-    _, iris = _run("iris_landmark", roi_crop(img, roi, IRIS_SIZE, flip=flip))
-    return from_roi(iris.reshape(5, 3), roi, IRIS_SIZE, flip=flip)[:, :2]
+    pts = []
+    for j in EYE_JITTER:  # a few ROI sizes, averaged: steadier than one crop (about +-5% each)
+        roi = (float(mid[0]), float(mid[1]), float(np.linalg.norm(d)) * EYE_SCALE * j, math.atan2(d[1], d[0]))
+        _, iris = _run("iris_landmark", roi_crop(img, roi, IRIS_SIZE, flip=flip))
+        pts.append(from_roi(iris.reshape(5, 3), roi, IRIS_SIZE, flip=flip)[:, :2])
+    return np.mean(pts, axis=0)
 
 
 def _refine(img: Image.Image, roi) -> tuple[np.ndarray, float, tuple]:
