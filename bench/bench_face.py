@@ -148,8 +148,9 @@ def main() -> int:
             m = masks.get(n)
             masked.append(ImageRecord(i, n, 640, 640, c if m is None else c[m.inside(c.xy)]))
             f = faces[n]
-            s, _ = face_working_scale(None if f is None else f.size_px(), 640, 640, det.working_scale)
-            cf = c if s is None else det.predict(rgb, score_thr=det.card["min_score"], work_scale=s)
+            s, rec = face_working_scale(None if f is None else f.size_px(), 640, 640, det.working_scale)
+            cf = c if s is None or rec.get("snapped") else det.predict(rgb, score_thr=det.card["min_score"],
+                                                                        work_scale=s)
             face_rule.append(ImageRecord(i, n, 640, 640, cf if m is None else cf[m.inside(cf.xy)]))
         for label, preds in (("today (area rule, no mask)", today), ("area rule + mask", masked),
                              ("face rule + mask", face_rule)):
