@@ -184,8 +184,8 @@ def test_working_scale_rule_face_or_area():
     assert s == pytest.approx(0.5) and rec["rule"] == "face"
     s, rec = face_working_scale(None, 3000, 3000, ws, reason="no face found")
     assert s is None and rec["rule"] == "area" and "no face found" in rec["reason"]
-    s, rec = face_working_scale(TRAIN_FACE_PX * 1.05, 640, 640, ws)  # framed like training: area scale kept
-    assert s == pytest.approx(1.0) and rec["rule"] == "face" and rec["snapped"]
+    s, rec = face_working_scale(TRAIN_FACE_PX * 1.05, 640, 640, ws)  # no snap by default: the face decides
+    assert s == pytest.approx(1 / 1.05) and rec["rule"] == "face" and not rec["snapped"]
     s, rec = face_working_scale(1.0, 640, 640, ws)  # absurdly small face: clamped to 4x the side
     assert s == pytest.approx(4.0) and "clamped" in rec["reason"]
 

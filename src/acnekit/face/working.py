@@ -9,8 +9,8 @@ original): exactly the working image today's area rule gives the originals. p10-
 px. Measured by ``bench/bench_face.py --train-face-size``. A model card may override it with
 ``working_scale.face_size_px``.
 
-When the area rule already puts the face within `SNAP` (10%) of that size, its scale is kept
-(``snapped: true``), so photos framed like the training photos give today's results.
+Optionally (`SNAP`, off by default) the area rule's scale is kept when it already puts the
+face within SNAP of that size (``snapped: true``).
 Without a face the area rule applies (``rule: "area"`` with the reason).
 """
 
@@ -22,9 +22,10 @@ from typing import Any
 TRAIN_FACE_PX = 166.4
 MAX_AREA_FACTOR = 16.0  # the face rule may change the working area at most this much vs the area rule
 # when the area rule already gives the face within this share of its training size, its scale is
-# kept (a photo framed like the training photos is not resampled: on val, resampling 640 copies
-# by the face rule cost 0.009 AP50 against 0.002 when snapped); beyond it, the face rule's scale
-SNAP = 0.10
+# kept. Off (0): a 10% snap keeps today's results on photos framed like the training photos but
+# breaks framing invariance near the edge of the band (the detector's count moves by ~20% for a
+# 10% scale change: a half-size fullres photo gave 24 lesions snapped, 16 when padded by 25%).
+SNAP = 0.0
 
 
 def face_working_scale(face_size_px: float | None, width: int, height: int, card_ws: dict[str, Any],
@@ -40,7 +41,7 @@ def face_working_scale(face_size_px: float | None, width: int, height: int, card
     area_s = math.sqrt(float(card_ws.get("area", 640 * 640)) / (width * height))
     lo, hi = area_s / math.sqrt(MAX_AREA_FACTOR), area_s * math.sqrt(MAX_AREA_FACTOR)
     clamped = min(max(s, lo), hi)
-    snapped = abs(math.log(s / area_s)) <= math.log1p(SNAP)
+    snapped = SNAP > 0 and abs(math.log(s / area_s)) <= math.log1p(SNAP)
     ws.update(rule="face", face_size_px=face_size_px, target_face_px=target,
               scale=area_s if snapped else clamped, area_rule_scale=area_s, snapped=snapped,
               reason="face found: the photo is resized so the face has its training size"
