@@ -131,7 +131,7 @@ def test_compare_lesions_counts_flags_and_outside():
                                         (60, 21, 5, {"removed": True})])
     out = compare_lesions(before, after, eye, px_per_mm=10.0)
     assert out["counts"] == {"before": 3, "after": 2, "persisting": 1, "new": 1, "resolved": 2,
-                             "before_outside": 0, "after_outside": 0}
+                             "before_outside": 0, "after_outside": 0, "persisting_linked": 1, "persisting_faint": 0}
     assert out["links"][0]["before"] == 0 and out["links"][0]["after"] == 0
     assert out["changes"]["graded_count"]["before"] == 2 and out["changes"]["graded_count"]["after"] == 2
     assert out["changes"]["density"]["unit"] == "lesions per cm2"
@@ -144,6 +144,24 @@ def test_compare_lesions_counts_flags_and_outside():
     assert out["common_region"]["share_of_before"] == pytest.approx(0.25)
 
 
+def test_hysteresis_faint_detection_keeps_a_lesion_persisting():
+    from acnekit.circles import Circles
+
+    eye = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    before = _assessment("b", 200, 100, [(20, 20, 5, {}), (100, 50, 5, {})])
+    after = _assessment("a", 200, 100, [(20, 21, 5, {}), (160, 50, 5, {})])
+    strict = compare_lesions(before, after, eye)
+    assert (strict["counts"]["resolved"], strict["counts"]["new"]) == (1, 1)
+    # AFTER scored the lesion at (100, 50) below the threshold; BEFORE had nothing at (160, 50)
+    faint = (Circles.empty(with_score=True), Circles([[101.0, 50.0]], [4.0], [0.2]))
+    out = compare_lesions(before, after, eye, faint=faint)
+    c = out["counts"]
+    assert (c["persisting"], c["resolved"], c["new"], c["persisting_linked"], c["persisting_faint"]) == (2, 0, 1, 1, 1)
+    row = out["lesions"]["before"][1]
+    assert row["status"] == "persisting" and row["faint"] and row["match"] is None
+    assert len(out["links"]) == 1
+
+
 # ---------------------------------------------------------------------------- whole pipeline
 def test_compare_photos_exact_counts(tmp_path):
     before, after = visits()
@@ -151,7 +169,7 @@ def test_compare_photos_exact_counts(tmp_path):
     cmp = compare_photos(pb, pa, FakeDetector(), px_per_mm=8.0)
     d = cmp.to_dict()
     assert d["counts"] == {"before": 11, "after": 10, "persisting": 8, "new": 2, "resolved": 3,
-                           "before_outside": 0, "after_outside": 0}
+                           "before_outside": 0, "after_outside": 0, "persisting_linked": 8, "persisting_faint": 0}
     assert len(d["links"]) == 8
     # every link joins the same physical disc: before centre vs AFTER's mapped centre
     bxy = {a["id"]: a["coordinates"] for a in d["assessments"]["before"]["annotations"]}

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from acnekit.assess import MIN_SIDE, check_score_thr, commit, make_parent, stage_dir, write_files
+from acnekit.compare.core import FAINT_FACTOR
 from acnekit.commands._common import add_tta_arg, apply_tta, print_json
 from acnekit.errors import AcneKitError, ImageError, OutputError
 from acnekit.imageio import image_size
@@ -34,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--ruler", metavar="X1,Y1,X2,Y2,MM", help="BEFORE's scale from two ruler points (BEFORE's pixels)")
     p.add_argument("--model", metavar="PATH", help="detector weights (.safetensors; default: the shipped model)")
     p.add_argument("--score-thr", type=float, metavar="T", help="detection score threshold (default: the model's)")
+    p.add_argument("--faint-factor", type=float, default=FAINT_FACTOR, metavar="F",
+                   help="hysteresis: an unmatched lesion is still persisting when the other photo has a detection "
+                        f"scoring at least F x the threshold at its place (default {FAINT_FACTOR}; 0: off)")
     add_tta_arg(p)
     p.add_argument("--max-pixels", type=int, metavar="N", help="refuse photos with more pixels (default 64 MP)")
     p.add_argument("--force", action="store_true", help="replace acnekit's own outputs in an existing DIR")
@@ -77,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
     resolve_scale(args.px_per_mm, args.ruler)
     check_score_thr(args.score_thr)
+    if not (0.0 <= args.faint_factor <= 1.0):
+        raise AcneKitError(f"must be a number in [0, 1], got {args.faint_factor}", where="--faint-factor")
     if args.max_pixels is not None and args.max_pixels <= 0:
         raise AcneKitError(f"must be a positive integer, got {args.max_pixels}", where="--max-pixels")
     photos = [Path(args.before), Path(args.after)]
@@ -91,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     detector = load_detector(args.model)
     apply_tta(detector, args.tta)
     cmp = compare_photos(photos[0], photos[1], detector, px_per_mm=args.px_per_mm, ruler=args.ruler,
-                         score_thr=args.score_thr, max_pixels=args.max_pixels)
+                         score_thr=args.score_thr, faint_factor=args.faint_factor or None,
+                         max_pixels=args.max_pixels)
     d = cmp.to_dict()
     files = render_outputs(d, cmp.before.rgb, cmp.after.rgb)
     make_parent(out_dir.parent)

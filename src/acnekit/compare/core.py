@@ -26,6 +26,7 @@ from acnekit.compare.register import Registration, apply, register, warp_after
 from acnekit.scale import Scale
 
 REGISTERED_SCALE_NOTE = "the before photo's scale carried over by the registration (px/mm divided by its scale)"
+FAINT_FACTOR = 0.5  # faint threshold = this x the operating threshold
 DETECTED_ON_NOTE = ("this photo registered onto the before photo's frame (same framing and scale for the "
                     "detector); lesions outside that frame are not detected")
 
@@ -49,6 +50,7 @@ class Comparison:
             "changes": self.body["changes"],
             "registration": self.registration.to_dict(),
             "gate": self.body["gate"],
+            "hysteresis": self.body.get("hysteresis"),
             "common_region": self.body["common_region"],
             "lesions": self.body["lesions"],
             "summaries": {"before": b["summary"], "after": a["summary"]},
@@ -93,23 +95,55 @@ def assess_after(after: str | Path | bytes, before: Assessment, detector, *, sco
     return Assessment(base if base not in ("", ".", "..") else "upload", w, h, circles, summary, rgb), reg
 
 
+def split_faint(a: Assessment, op_thr: float, model: dict[str, Any]) -> Circles:
+    """Keep ``a``'s lesions scoring at least ``op_thr`` (re-summarised, keeping its scale) and
+    return the faint rest."""
+    c = a.circles
+    if c.score is None:
+        return Circles.empty(with_score=True)
+    keep = c.score >= op_thr
+    old = a.summary
+    ppm = old["scale"]["px_per_mm"]
+    a.circles = c[keep]
+    a.summary = summarise(a.circles, a.width, a.height, px_per_mm=ppm, bands=old["grade"]["bands"], model=model)
+    a.summary["scale"] = old["scale"]
+    if "detected_on" in old:
+        a.summary["detected_on"] = old["detected_on"]
+    return c[~keep]
+
+
 def compare_photos(before: str | Path | bytes, after: str | Path | bytes, detector, *,
                    px_per_mm: float | None = None, ruler: Any = None, score_thr: float | None = None,
-                   max_pixels: int | None = None, hint: np.ndarray | None = None,
-                   names: tuple[str | None, str | None] = (None, None)) -> Comparison:
+                   faint_factor: float | None = FAINT_FACTOR, max_pixels: int | None = None,
+                   hint: np.ndarray | None = None, names: tuple[str | None, str | None] = (None, None)) -> Comparison:
     """Assess BEFORE with ``detector``, register AFTER onto it (raises
     `acnekit.compare.register.RegistrationError` when they cannot be), assess AFTER in
-    BEFORE's frame (`assess_after`), match the lesions."""
+    BEFORE's frame (`assess_after`), match the lesions.
+
+    Each photo is detected once, down to the faint threshold ``faint_factor`` x the
+    operating threshold; the assessments keep the lesions at or above the operating
+    threshold, and the faint ones only stop a wavering lesion from counting as new or
+    resolved (see `acnekit.compare.match`). ``faint_factor=None``: no hysteresis."""
     import time
 
+    from acnekit.assess import _model_info
+
+    thr = check_score_thr(score_thr)
+    op = float(detector.score_threshold if thr is None else thr)
+    low = op * faint_factor if faint_factor else op
+    model = _model_info(detector, op)
     t0 = time.perf_counter()
-    ab = assess_photo(before, detector, px_per_mm=px_per_mm, ruler=ruler, score_thr=score_thr,
+    ab = assess_photo(before, detector, px_per_mm=px_per_mm, ruler=ruler, score_thr=low,
                       max_pixels=max_pixels, name=names[0])
+    faint_b = split_faint(ab, op, model)
     t1 = time.perf_counter()
-    aa, reg = assess_after(after, ab, detector, score_thr=score_thr, max_pixels=max_pixels, hint=hint,
+    aa, reg = assess_after(after, ab, detector, score_thr=low, max_pixels=max_pixels, hint=hint,
                            name=names[1])
+    faint_a = split_faint(aa, op, model)
     t2 = time.perf_counter()
     body = compare_lesions(ab.to_dict(), aa.to_dict(), reg.matrix, px_per_mm=ab.summary["scale"]["px_per_mm"],
-                           median_error_px=reg.median_error_px)
+                           median_error_px=reg.median_error_px, faint=(faint_b, faint_a) if faint_factor else None)
+    body["hysteresis"] = {"operating_threshold": op, "faint_threshold": low if faint_factor else None,
+                          "faint": {"before": len(faint_b), "after": len(faint_a)}}
     t3 = time.perf_counter()
     return Comparison(ab, aa, reg, body, {"before": t1 - t0, "after": t2 - t1, "match": t3 - t2})

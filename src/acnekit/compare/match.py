@@ -12,6 +12,11 @@ on centre distance, each pair gated: the centres at most ``gate_px`` apart, wher
 Matched lesions are ``persisting``, unmatched BEFORE lesions ``resolved``, unmatched AFTER
 lesions ``new``. Only counted lesions take part: annotations with ``"removed": true`` or
 ``"in_skin": false`` (see CONTRACT) are left out, as the assessment leaves them out.
+
+Hysteresis (``faint``): a lesion left unmatched whose place in the other visit holds a
+detection below the operating threshold (down to the faint threshold) is ``persisting``
+too, with ``"faint": true``. ``counts.persisting`` counts physical lesions: linked pairs
+once (``persisting_linked``) plus the faint-supported ones (``persisting_faint``).
 """
 
 from __future__ import annotations
@@ -124,11 +129,28 @@ def _get(assessment: dict[str, Any], *keys: str) -> Any:
     return v
 
 
+def _supported(xy: np.ndarray, r: np.ndarray, faint_xy: np.ndarray, faint_r: np.ndarray,
+               floor: float) -> np.ndarray:
+    """(n,) bool: a faint detection of the other visit lies within the pair gate."""
+    if len(xy) == 0 or len(faint_xy) == 0:
+        return np.zeros(len(xy), dtype=bool)
+    d = np.linalg.norm(xy[:, None, :] - faint_xy[None, :, :], axis=2)
+    gate = np.maximum(RADIUS_GATE * np.maximum(r[:, None], faint_r[None, :]), floor)
+    return (d <= gate).any(axis=1)
+
+
 def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.ndarray, *,
-                    px_per_mm: float | None = None, median_error_px: float = 0.0) -> dict[str, Any]:
+                    px_per_mm: float | None = None, median_error_px: float = 0.0,
+                    faint: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """The comparison body (``counts``, ``links``, ``lesions``, ``changes``, ``gate``,
     ``common_region``) of two assessment dicts, AFTER registered onto BEFORE by ``matrix``
-    (2x3, AFTER px -> BEFORE px). ``px_per_mm`` is BEFORE's scale. No I/O."""
+    (2x3, AFTER px -> BEFORE px). ``px_per_mm`` is BEFORE's scale. No I/O.
+
+    ``faint``: optional ``(before, after)`` `Circles` found below the operating threshold
+    (down to the faint threshold), in each photo's own pixels. An unmatched lesion with a
+    faint detection of the other visit at its place is ``persisting`` (``"faint": true``,
+    no link) rather than resolved or new: hysteresis, so a lesion whose score wavers around
+    the threshold between two photos is not reported as a change."""
     matrix = np.asarray(matrix, dtype=np.float64)
     s = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     ib, ia = before["images"][0], after["images"][0]
@@ -143,21 +165,36 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
     pairs = [(ib_idx[i], ia_idx[j], d) for i, j, d in match(lb.xy[in_b], lb.radius[in_b], xy_a[in_a], r_a[in_a], floor)]
     b_match = {i: (j, d) for i, j, d in pairs}
     a_match = {j: i for i, j, _ in pairs}
+    fb = np.zeros(len(lb), dtype=bool)  # before lesions kept as persisting by a faint AFTER detection
+    fa = np.zeros(len(la), dtype=bool)
+    if faint is not None:
+        f_b, f_a = faint
+        fxy_a, fr_a = apply(matrix, f_a.xy), f_a.radius * s
+        free_b = in_b & ~np.isin(np.arange(len(lb)), list(b_match))
+        free_a = in_a & ~np.isin(np.arange(len(la)), list(a_match))
+        fb[free_b] = _supported(lb.xy[free_b], lb.radius[free_b], fxy_a, fr_a, floor)
+        fa[free_a] = _supported(xy_a[free_a], r_a[free_a], f_b.xy, f_b.radius, floor)
 
     def mm(v: float, power: int = 1) -> float | None:
         return None if not px_per_mm else v / px_per_mm**power
 
     links = [{"before": int(lb.ids[i]), "after": int(la.ids[j]), "distance_px": d, "distance_mm": mm(d),
               "radius_before_px": float(lb.radius[i]), "radius_after_px": float(r_a[j])} for i, j, d in pairs]
-    before_rows = [{"id": int(lb.ids[i]), "status": "persisting" if i in b_match else ("resolved" if in_b[i] else "outside"),
-                    "match": int(la.ids[b_match[i][0]]) if i in b_match else None} for i in range(len(lb))]
-    after_rows = [{"id": int(la.ids[j]), "status": "persisting" if j in a_match else ("new" if in_a[j] else "outside"),
-                   "match": int(lb.ids[a_match[j]]) if j in a_match else None,
+    def status(i: int, matched: dict, kept: np.ndarray, inside_: np.ndarray, gone: str) -> str:
+        return "persisting" if i in matched or kept[i] else (gone if inside_[i] else "outside")
+
+    before_rows = [{"id": int(lb.ids[i]), "status": status(i, b_match, fb, in_b, "resolved"),
+                    "match": int(la.ids[b_match[i][0]]) if i in b_match else None, "faint": bool(fb[i])}
+                   for i in range(len(lb))]
+    after_rows = [{"id": int(la.ids[j]), "status": status(j, a_match, fa, in_a, "new"),
+                   "match": int(lb.ids[a_match[j]]) if j in a_match else None, "faint": bool(fa[j]),
                    "coordinates_in_before": [float(xy_a[j, 0]), float(xy_a[j, 1])], "radius_in_before": float(r_a[j])}
                   for j in range(len(la))]
-    counts = {"before": len(lb), "after": len(la), "persisting": len(pairs),
-              "new": int(in_a.sum()) - len(pairs), "resolved": int(in_b.sum()) - len(pairs),
-              "before_outside": int((~in_b).sum()), "after_outside": int((~in_a).sum())}
+    n_fb, n_fa = int(fb.sum()), int(fa.sum())
+    counts = {"before": len(lb), "after": len(la), "persisting": len(pairs) + n_fb + n_fa,
+              "new": int(in_a.sum()) - len(pairs) - n_fa, "resolved": int(in_b.sum()) - len(pairs) - n_fb,
+              "before_outside": int((~in_b).sum()), "after_outside": int((~in_a).sum()),
+              "persisting_linked": len(pairs), "persisting_faint": n_fb + n_fa}
     area_common = polygon_area(poly)
     n_b, n_a = int(in_b.sum()), int(in_a.sum())
     area_b = float(np.sum(np.pi * lb.radius[in_b] ** 2))
