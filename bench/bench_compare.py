@@ -205,17 +205,17 @@ def timing(photo: Path, det, runs: int) -> None:
 
 
 def main() -> int:
+    global FAINT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT / ".." / "shared" / "data"))
     ap.add_argument("--val", type=int, default=10, help="acne04-640 val photos for the self-pairs")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--pairs", nargs="*", default=[], metavar="A.jpg,B.jpg", help="real pairs (acne04-640 names)")
     ap.add_argument("--scan", type=int, default=0, metavar="K", help="find real pairs among adjacent names")
-    ap.add_argument("--faint-factor", type=float, default=FAINT, help="hysteresis (0: off)")
+    ap.add_argument("--faint-factor", type=float, default=0.5, help="hysteresis (0: off)")
     ap.add_argument("--skip-self", action="store_true")
     ap.add_argument("--skip-time", action="store_true")
     args = ap.parse_args()
-    global FAINT
     FAINT = args.faint_factor or None
     sys.path.insert(0, str(ROOT / "src"))
     data = Path(args.data)

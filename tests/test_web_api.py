@@ -395,4 +395,4 @@ def test_openapi_fuzz_no_server_errors(det):
             assert r.status_code < 500, f"{case.method} {case.path}: {r.status_code} {r.text[:300]}"
 
         check()
-    assert set(seen) == {"/api/health", "/api/assess", "/api/summary", "/api/report"}
+    assert set(seen) == {"/api/health", "/api/assess", "/api/summary", "/api/report", "/api/compare"}

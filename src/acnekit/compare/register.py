@@ -1,7 +1,9 @@
 """Register AFTER onto BEFORE: a 2x3 similarity (or affine) transform from skin texture.
 
 Both photos are reduced to grey at ``WORK_SIDE`` pixels on the long side, contrast-equalised
-(CLAHE, so pores and fine skin texture give keypoints), ORB keypoints are matched with the
+(CLAHE, so pores and fine skin texture give keypoints), ORB keypoints are taken on
+skin-coloured pixels only (so a shared background cannot register two different faces, and
+red lesions, which change between visits, do not steer the fit), matched with the
 ratio test, and the transform is fitted with RANSAC (`cv2.estimateAffinePartial2D`, a
 4-degree-of-freedom similarity: rotation, uniform scale, shift; or `estimateAffine2D`).
 The result maps AFTER's full-resolution pixels onto BEFORE's.
@@ -35,6 +37,8 @@ MIN_INLIER_RATIO = 0.2
 MAX_SCALE = 3.0  # AFTER may be at most 3x larger or smaller than BEFORE
 MIN_OVERLAP = 0.2  # share of BEFORE covered by warped AFTER
 MODELS = ("similarity", "affine")
+SKIN_CR, SKIN_CB = (133, 180), (77, 135)  # skin-coloured pixels (YCrCb), after Chai & Ngan 1999
+MIN_SKIN = 0.05
 
 
 class RegistrationError(AcneKitError):
@@ -85,7 +89,7 @@ class Registration:
             "quality": {"keypoints": list(self.keypoints), "matches": self.matches, "inliers": self.inliers,
                         "inlier_ratio": self.inlier_ratio, "median_reprojection_error_px": self.median_error_px,
                         "overlap": self.overlap},
-            "method": f"ORB keypoints on CLAHE grey at {WORK_SIDE} px long side, ratio test {RATIO}, "
+            "method": f"ORB keypoints on skin-coloured pixels of CLAHE grey at {WORK_SIDE} px long side, ratio test {RATIO}, "
                       f"RANSAC {self.model} ({RANSAC_PX:g} px at that scale)",
             "hint_used": self.hint_used,
         }
@@ -97,7 +101,20 @@ def apply(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return xy @ np.asarray(matrix)[:, :2].T + np.asarray(matrix)[:, 2]
 
 
-def _grey(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+def skin_mask(small_rgb: np.ndarray) -> np.ndarray | None:
+    """uint8 mask (255 = skin-coloured, YCrCb box of ``SKIN_CR`` / ``SKIN_CB``), slightly
+    shrunk so hair and background edges give no keypoints; None (use the whole photo) when
+    less than ``MIN_SKIN`` of it is skin-coloured."""
+    import cv2
+
+    ycc = cv2.cvtColor(small_rgb, cv2.COLOR_RGB2YCrCb)
+    mask = cv2.inRange(ycc, (0, SKIN_CR[0], SKIN_CB[0]), (255, SKIN_CR[1], SKIN_CB[1]))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    mask = cv2.erode(mask, np.ones((7, 7), np.uint8))
+    return mask if mask.mean() / 255 >= MIN_SKIN else None
+
+
+def _grey(rgb: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None]:
     import cv2
 
     h, w = rgb.shape[:2]
@@ -106,7 +123,7 @@ def _grey(rgb: np.ndarray) -> tuple[np.ndarray, float]:
         if k < 1 else np.ascontiguousarray(rgb)
     g = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     g = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(g)
-    return g, small.shape[1] / w
+    return g, small.shape[1] / w, skin_mask(small)
 
 
 def _overlap(matrix: np.ndarray, after_hw: tuple[int, int], before_hw: tuple[int, int], step: int = 64) -> float:
@@ -135,11 +152,11 @@ def register(before_rgb: np.ndarray, after_rgb: np.ndarray, *, hint: np.ndarray 
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     cv2.setRNGSeed(0)  # RANSAC is random: same photos, same transform
-    gb, kb = _grey(before_rgb)
-    ga, ka = _grey(after_rgb)
+    gb, kb, mb = _grey(before_rgb)
+    ga, ka, ma = _grey(after_rgb)
     orb = cv2.ORB_create(nfeatures=N_FEATURES)
-    kpb, db = orb.detectAndCompute(gb, None)
-    kpa, da = orb.detectAndCompute(ga, None)
+    kpb, db = orb.detectAndCompute(gb, mb)
+    kpa, da = orb.detectAndCompute(ga, ma)
     if db is None or da is None or len(kpb) < MIN_MATCHES or len(kpa) < MIN_MATCHES:
         raise _fail(f"too few keypoints ({0 if db is None else len(kpb)} before, {0 if da is None else len(kpa)} after)")
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(da, db, k=2)
