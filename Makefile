@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/bench_detector.py
 	$(BIN)/python bench/bench_assess.py
+	$(BIN)/python bench/bench_compare.py
 
 clean-venv:
 	rm -rf $(VENV)

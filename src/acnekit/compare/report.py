@@ -88,7 +88,8 @@ def side_by_side(before_rgb: np.ndarray, after_rgb: np.ndarray, comparison: dict
     for link in comparison["links"]:
         draw.line([pos_b[link["before"]], pos_a[link["after"]]], fill=LINK, width=max(1, lw // 2))
     c = comparison["counts"]
-    legend = [(f"persisting ({c['persisting']}), linked", PERSISTING, "circle"),
+    linked = c.get("persisting_linked", c["persisting"])
+    legend = [(f"persisting ({c['persisting']}; {linked} linked)", PERSISTING, "circle"),
               (f"resolved ({c['resolved']})", RESOLVED, "box"), (f"new ({c['new']})", NEW, "box")]
     if c.get("before_outside", 0) or c.get("after_outside", 0):
         legend.append((f"outside common region ({c['before_outside']} | {c['after_outside']})", OUTSIDE, "circle"))
@@ -148,6 +149,9 @@ def render_report(comparison: dict[str, Any], image_bytes: bytes) -> str:
     c, reg, ph = comparison["counts"], comparison["registration"], comparison["photos"]
     q = reg["quality"]
     b64 = base64.b64encode(image_bytes).decode("ascii")
+    hy = comparison.get("hysteresis") or {}
+    hyst = (f", score {hy['faint_threshold']:.3g} to {hy['operating_threshold']:.3g}"
+            if hy.get("faint_threshold") is not None else "; off for this comparison")
     counts = "".join(f"<tr><th>{_e(k)}</th><td class='num'>{int(v)}</td></tr>" for k, v in c.items())
     regrows = [("model", _e(reg["model"])), ("scale (after → before)", _f(reg["scale"], 4)),
                ("rotation (degrees)", _f(reg["rotation_deg"], 2)),
@@ -168,8 +172,10 @@ def render_report(comparison: dict[str, Any], image_bytes: bytes) -> str:
 <h1>Comparison: {_e(ph['before']['file_name'])} (before) → {_e(ph['after']['file_name'])} (after)</h1>
 <img class="photo" alt="before and after side by side: {c['persisting']} persisting, {c['new']} new, {c['resolved']} resolved lesions" src="data:image/jpeg;base64,{b64}">
 <p><small>Left: before, with its lesions. Right: after, warped onto the before photo. Green circles linked
-by yellow lines persist; cyan squares are resolved (before only); magenta squares are new (after only);
-grey: outside the region both photos show. Coordinates in comparison.json are in the photos' own pixels.</small></p>
+by yellow lines persist (green circles without a line persist by hysteresis: the other photo has a
+detection below the threshold there{hyst}); cyan squares are resolved (before only); magenta squares are new
+(after only); grey: outside the region both photos show. Coordinates in comparison.json are in the photos'
+own pixels.</small></p>
 <h2>Lesions</h2><table>{counts}</table>
 <h2>Change</h2>{_change_rows(comparison['changes'])}
 <p><small>Counts, area and density over the region both photos show; severity score and grade are each
