@@ -150,24 +150,47 @@ def scan(images: Path, k: int, limit: int | None = None) -> list[tuple[Path, Pat
     return found
 
 
-def real_pairs(pairs: list[tuple[Path, Path]], det) -> None:
+def annotated(rec, w: int, h: int) -> dict:
+    """An assessment-like dict of an Acne04-v2 record's circles at the photo's size."""
+    c = rec.circles.scaled(w / rec.width, h / rec.height)
+    return {"images": [{"id": 0, "file_name": rec.file_name, "width": w, "height": h}],
+            "annotations": [{"id": i, "coordinates": [float(x), float(y)], "radius": float(r)}
+                            for i, (x, y, r) in enumerate(c.xyr)]}
+
+
+def real_pairs(pairs: list[tuple[Path, Path]], det, truth=None) -> None:
+    """Detector figures per pair; with ``truth`` (Acne04-v2 records by name) also the
+    annotators' circles matched through the same registration: registration + matching
+    without the detector's misses and false alarms."""
     from acnekit.compare import compare_photos
+    from acnekit.compare.match import compare_lesions
     from acnekit.compare.register import RegistrationError
 
     print("== real pairs (photos of one face)")
-    rows = []
+    rows, gt_rows = [], []
     for a, b in pairs:
         try:
-            d = compare_photos(a, b, det, faint_factor=FAINT).to_dict()
+            cmp = compare_photos(a, b, det, faint_factor=FAINT)
         except RegistrationError as exc:
             print(f"{a.name} + {b.name}: {exc}")
             continue
+        d = cmp.to_dict()
         rows.append(d)
         r = d["registration"]
-        print(line(f"{a.name}+{b.name}", d, f"  scale {r['scale']:.3f} rot {r['rotation_deg']:.1f} deg "
-                                             f"common {d['common_region']['share_of_before']:.0%}"))
+        extra = f"  scale {r['scale']:.3f} rot {r['rotation_deg']:.1f} deg common {d['common_region']['share_of_before']:.0%}"
+        if truth is not None and a.name in truth and b.name in truth:
+            g = compare_lesions(annotated(truth[a.name], cmp.before.width, cmp.before.height),
+                                annotated(truth[b.name], cmp.after.width, cmp.after.height), cmp.registration.matrix,
+                                median_error_px=cmp.registration.median_error_px)
+            g["registration"] = d["registration"]
+            gt_rows.append(g)
+            n, p, new, res = figures(g)
+            extra += f" | annotators' circles: {n} before, persisting {p / max(n, 1):.0%}, new {new}, resolved {res}"
+        print(line(f"{a.name}+{b.name}", d, extra))
     if rows:
-        print(pooled(rows))
+        print("detector: " + pooled(rows))
+    if gt_rows:
+        print("annotators' circles through the same registrations: " + pooled(gt_rows))
 
 
 def timing(photo: Path, det, runs: int) -> None:
@@ -248,7 +271,14 @@ def main() -> int:
     if args.scan:
         pairs += [(a, b) for a, b, _ in scan(images, args.scan, args.scan_below)]
     if pairs:
-        real_pairs(pairs, det)
+        truth = None
+        ann = data / "acne04v2" / "Acne04-v2_annotations.json"
+        if ann.exists():
+            from acnekit.dataset import load_dataset
+
+            loaded = load_dataset(ann, fix=True)
+            truth = (loaded[0] if isinstance(loaded, tuple) else loaded).by_name()
+        real_pairs(pairs, det, truth)
     if not args.skip_time:
         timing(sorted((data / "fullres").glob("*.jpg"))[0], det, args.runs)
     return 0

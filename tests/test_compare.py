@@ -13,7 +13,7 @@ from PIL import Image
 from scipy import ndimage
 
 from acnekit.cli import main
-from acnekit.compare import RegistrationError, compare_lesions, compare_photos, match, register
+from acnekit.compare import RegistrationError, compare_lesions, compare_photos, match_circles, register
 from acnekit.compare.register import apply
 from acnekit.compare.report import OUTPUT_NAMES, render_outputs, side_by_side_size
 
@@ -108,12 +108,12 @@ def test_match_one_to_one_with_gate():
     a = np.array([[0.0, 0], [10, 0], [100, 100]])
     b = np.array([[1.0, 0], [9, 0], [11, 0], [300, 300]])
     r = np.full(4, 4.0)
-    pairs = match(a, r[:3], b, r)
+    pairs = match_circles(a, r[:3], b, r)
     assert sorted((i, j) for i, j, _ in pairs) == [(0, 0), (1, 1)] or sorted((i, j) for i, j, _ in pairs) == [(0, 0), (1, 2)]
     assert len({j for _, j, _ in pairs}) == len(pairs)
-    assert match(a, r[:3], np.array([[50.0, 50]]), r[:1]) == []  # beyond 1.5 radii: no pair
-    assert len(match(a, r[:3], np.array([[50.0, 50]]), r[:1], floor_px=80)) == 1  # a wider floor gate
-    assert match(np.zeros((0, 2)), np.zeros(0), b, r) == []
+    assert match_circles(a, r[:3], np.array([[50.0, 50]]), r[:1]) == []  # beyond 1.5 radii: no pair
+    assert len(match_circles(a, r[:3], np.array([[50.0, 50]]), r[:1], floor_px=80)) == 1  # a wider floor gate
+    assert match_circles(np.zeros((0, 2)), np.zeros(0), b, r) == []
 
 
 def _assessment(name, w, h, discs):
@@ -142,6 +142,17 @@ def test_compare_lesions_counts_flags_and_outside():
     assert out["counts"]["before_outside"] == 2 and out["counts"]["after_outside"] == 2
     assert out["counts"]["resolved"] == 1 and out["counts"]["new"] == 0
     assert out["common_region"]["share_of_before"] == pytest.approx(0.25)
+
+
+def test_support_polygon_cuts_the_common_region():
+    eye = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    before = _assessment("b", 200, 100, [(20, 20, 5, {}), (150, 50, 5, {})])
+    after = _assessment("a", 200, 100, [(20, 21, 5, {}), (170, 80, 5, {})])
+    left = np.array([[0.0, 0], [100, 0], [100, 100], [0, 100]])  # inliers only on the left half
+    out = compare_lesions(before, after, eye, support=left)
+    c = out["counts"]
+    assert (c["persisting"], c["new"], c["resolved"], c["before_outside"], c["after_outside"]) == (1, 0, 0, 1, 1)
+    assert out["common_region"]["share_of_before"] == pytest.approx(0.5)
 
 
 def test_hysteresis_faint_detection_keeps_a_lesion_persisting():

@@ -27,6 +27,7 @@ from acnekit.scale import Scale
 
 REGISTERED_SCALE_NOTE = "the before photo's scale carried over by the registration (px/mm divided by its scale)"
 FAINT_FACTOR = 0.5  # faint threshold = this x the operating threshold
+SUPPORT_MARGIN = 0.03  # the registration's support: its inliers' hull grown by this share of the long side
 DETECTED_ON_NOTE = ("this photo registered onto the before photo's frame (same framing and scale for the "
                     "detector); lesions outside that frame are not detected")
 
@@ -141,8 +142,10 @@ def compare_photos(before: str | Path | bytes, after: str | Path | bytes, detect
                            name=names[1])
     faint_a = split_faint(aa, op, model)
     t2 = time.perf_counter()
+    support = reg.support(SUPPORT_MARGIN * max(ab.width, ab.height))
     body = compare_lesions(ab.to_dict(), aa.to_dict(), reg.matrix, px_per_mm=ab.summary["scale"]["px_per_mm"],
-                           median_error_px=reg.median_error_px, faint=(faint_b, faint_a) if faint_factor else None)
+                           median_error_px=reg.median_error_px, faint=(faint_b, faint_a) if faint_factor else None,
+                           support=support)
     body["hysteresis"] = {"operating_threshold": op, "faint_threshold": low if faint_factor else None,
                           "faint": {"before": len(faint_b), "after": len(faint_a)}}
     t3 = time.perf_counter()

@@ -63,7 +63,7 @@ def lesions(assessment: dict[str, Any]) -> Lesions:
     return Lesions(ids, xy, r, graded)
 
 
-def match(xy_a: np.ndarray, r_a: np.ndarray, xy_b: np.ndarray, r_b: np.ndarray,
+def match_circles(xy_a: np.ndarray, r_a: np.ndarray, xy_b: np.ndarray, r_b: np.ndarray,
           floor_px: float = 0.0) -> list[tuple[int, int, float]]:
     """One-to-one pairs ``(i, j, distance)`` between circles a (n) and b (m), both in one
     frame; pair (i, j) allowed when its distance is at most max(RADIUS_GATE x max(r_a[i],
@@ -82,20 +82,38 @@ def match(xy_a: np.ndarray, r_a: np.ndarray, xy_b: np.ndarray, r_b: np.ndarray,
     return [(int(i), int(j), float(d[i, j])) for i, j in zip(rows, cols) if cost[i, j] <= 1.0]
 
 
-def common_polygon(matrix: np.ndarray, before_hw: tuple[int, int], after_hw: tuple[int, int]) -> np.ndarray:
-    """The region both photos show, in BEFORE's pixels: BEFORE's frame intersected with the
-    warped AFTER frame, a convex polygon (k, 2)."""
+def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     import cv2
 
+    a, b = _ccw(a.astype(np.float32)), _ccw(b.astype(np.float32))
+    area, poly = cv2.intersectConvexConvex(a, b)
+    return np.zeros((0, 2)) if poly is None or area <= 0 else poly.reshape(-1, 2).astype(np.float64)
+
+
+def _ccw(poly: np.ndarray) -> np.ndarray:
+    x, y = poly[:, 0], poly[:, 1]
+    signed = np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))
+    return poly if signed >= 0 else poly[::-1].copy()
+
+
+def common_polygon(matrix: np.ndarray, before_hw: tuple[int, int], after_hw: tuple[int, int],
+                   support: np.ndarray | None = None) -> np.ndarray:
+    """The region both photos show, in BEFORE's pixels: BEFORE's frame intersected with the
+    warped AFTER frame and, when given, the ``support`` polygon (where the registration's
+    inliers lie: a face turned between the photos fits one transform on part of it only);
+    a convex polygon (k, 2)."""
+    poly = _frames(matrix, before_hw, after_hw)
+    if support is not None and len(poly) >= 3 and len(support) >= 3:
+        poly = _intersect(poly, np.asarray(support, dtype=np.float64))
+    return poly
+
+
+def _frames(matrix: np.ndarray, before_hw: tuple[int, int], after_hw: tuple[int, int]) -> np.ndarray:
     hb, wb = before_hw
     ha, wa = after_hw
-    rect = np.array([[0, 0], [wb, 0], [wb, hb], [0, hb]], dtype=np.float32)
-    quad = apply(matrix, np.array([[0, 0], [wa, 0], [wa, ha], [0, ha]], dtype=np.float64)).astype(np.float32)
-    (ux, uy), (vx, vy) = quad[1] - quad[0], quad[2] - quad[1]
-    if ux * vy - uy * vx < 0:  # keep both polygons in the same winding
-        quad = quad[::-1].copy()
-    area, poly = cv2.intersectConvexConvex(rect, quad)
-    return np.zeros((0, 2)) if poly is None or area <= 0 else poly.reshape(-1, 2).astype(np.float64)
+    rect = np.array([[0, 0], [wb, 0], [wb, hb], [0, hb]], dtype=np.float64)
+    quad = apply(matrix, np.array([[0, 0], [wa, 0], [wa, ha], [0, ha]], dtype=np.float64))
+    return _intersect(rect, quad)
 
 
 def polygon_area(poly: np.ndarray) -> float:
@@ -141,10 +159,13 @@ def _supported(xy: np.ndarray, r: np.ndarray, faint_xy: np.ndarray, faint_r: np.
 
 def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.ndarray, *,
                     px_per_mm: float | None = None, median_error_px: float = 0.0,
-                    faint: tuple[Any, Any] | None = None) -> dict[str, Any]:
+                    faint: tuple[Any, Any] | None = None, support: np.ndarray | None = None) -> dict[str, Any]:
     """The comparison body (``counts``, ``links``, ``lesions``, ``changes``, ``gate``,
     ``common_region``) of two assessment dicts, AFTER registered onto BEFORE by ``matrix``
     (2x3, AFTER px -> BEFORE px). ``px_per_mm`` is BEFORE's scale. No I/O.
+
+    ``support``: optional polygon (BEFORE px) where the registration holds (see
+    `Registration.support`); the common region is cut to it.
 
     ``faint``: optional ``(before, after)`` `Circles` found below the operating threshold
     (down to the faint threshold), in each photo's own pixels. An unmatched lesion with a
@@ -158,11 +179,11 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
     lb, la = lesions(before), lesions(after)
     xy_a = apply(matrix, la.xy)
     r_a = la.radius * s
-    poly = common_polygon(matrix, before_hw, after_hw)
+    poly = common_polygon(matrix, before_hw, after_hw, support)
     in_b, in_a = inside(poly, lb.xy), inside(poly, xy_a)
     floor = max(ERROR_GATE * median_error_px, MM_GATE * px_per_mm if px_per_mm else 0.0)
     ib_idx, ia_idx = np.flatnonzero(in_b), np.flatnonzero(in_a)
-    pairs = [(ib_idx[i], ia_idx[j], d) for i, j, d in match(lb.xy[in_b], lb.radius[in_b], xy_a[in_a], r_a[in_a], floor)]
+    pairs = [(ib_idx[i], ia_idx[j], d) for i, j, d in match_circles(lb.xy[in_b], lb.radius[in_b], xy_a[in_a], r_a[in_a], floor)]
     b_match = {i: (j, d) for i, j, d in pairs}
     a_match = {j: i for i, j, _ in pairs}
     fb = np.zeros(len(lb), dtype=bool)  # before lesions kept as persisting by a faint AFTER detection
@@ -208,7 +229,7 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
         density = {"unit": "lesions per megapixel of the before photo",
                    **_change(n_b / mpx if mpx else None, n_a / mpx if mpx else None)}
     changes = {
-        "region": "the region both photos show (lesions outside it are left out)",
+        "region": "the region both photos show where the registration has support (lesions outside it are left out)",
         "count": _change(n_b, n_a),
         "graded_count": _change(None if lb.graded is None else int(lb.graded[in_b].sum()),
                                 None if la.graded is None else int(la.graded[in_a].sum())),

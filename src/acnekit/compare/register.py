@@ -78,6 +78,20 @@ class Registration:
         a = self.matrix[:, :2]
         return float(np.degrees(np.arctan2(a[1, 0] - a[0, 1], a[0, 0] + a[1, 1])))
 
+    def support(self, margin: float) -> np.ndarray | None:
+        """Where the transform is supported: the convex hull of the inliers' BEFORE points,
+        grown by ``margin`` px (an octagon around each vertex); (k, 2) float, or None."""
+        import cv2
+
+        if self.inlier_points is None or len(self.inlier_points) < 3:
+            return None
+        pts = self.inlier_points[:, 1].astype(np.float32)
+        hull = cv2.convexHull(pts).reshape(-1, 2)
+        ang = np.arange(8) * np.pi / 4
+        ring = np.column_stack([np.cos(ang), np.sin(ang)]) * margin
+        grown = (hull[:, None, :] + ring[None, :, :]).reshape(-1, 2).astype(np.float32)
+        return cv2.convexHull(grown).reshape(-1, 2).astype(np.float64)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "direction": "after->before",
