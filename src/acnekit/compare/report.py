@@ -27,6 +27,7 @@ RESOLVED = (0, 200, 255)  # cyan squares: was there before, gone after
 NEW = (255, 0, 255)  # magenta squares: appeared after
 OUTSIDE = (160, 160, 160)  # not in the region both photos show
 LINK = (255, 255, 0)
+REGION = (255, 255, 255)  # outline of the compared region
 
 
 def panel_scale(before_hw: tuple[int, int], max_side: int = PANEL_MAX_SIDE) -> float:
@@ -78,6 +79,11 @@ def side_by_side(before_rgb: np.ndarray, after_rgb: np.ndarray, comparison: dict
         draw.ellipse(box, outline=colours[status], width=lw)
         return cx, cy
 
+    poly = comparison.get("common_region", {}).get("polygon") or []
+    if len(poly) >= 3:  # the compared region, in both panels
+        for dx in (0.0, pw + GAP):
+            pts = [(x * sx + dx, y * sy + head) for x, y in poly]
+            draw.line(pts + pts[:1], fill=REGION, width=max(1, lw // 2))
     pos_b = {}
     for row in comparison["lesions"]["before"]:
         a = bann[row["id"]]
@@ -89,7 +95,8 @@ def side_by_side(before_rgb: np.ndarray, after_rgb: np.ndarray, comparison: dict
         draw.line([pos_b[link["before"]], pos_a[link["after"]]], fill=LINK, width=max(1, lw // 2))
     c = comparison["counts"]
     linked = c.get("persisting_linked", c["persisting"])
-    legend = [(f"persisting ({c['persisting']}; {linked} linked)", PERSISTING, "circle"),
+    legend = [("compared region", REGION, "box"),
+              (f"persisting ({c['persisting']}; {linked} linked)", PERSISTING, "circle"),
               (f"resolved ({c['resolved']})", RESOLVED, "box"), (f"new ({c['new']})", NEW, "box")]
     if c.get("before_outside", 0) or c.get("after_outside", 0):
         legend.append((f"outside common region ({c['before_outside']} | {c['after_outside']})", OUTSIDE, "circle"))
@@ -174,7 +181,8 @@ def render_report(comparison: dict[str, Any], image_bytes: bytes) -> str:
 <p><small>Left: before, with its lesions. Right: after, warped onto the before photo. Green circles linked
 by yellow lines persist (green circles without a line persist by hysteresis: the other photo has a
 detection below the threshold there{hyst}); cyan squares are resolved (before only); magenta squares are new
-(after only); grey: outside the region both photos show. Coordinates in comparison.json are in the photos'
+(after only); grey: outside the compared region (white outline: where both photos overlap and the
+registration has keypoint support). Coordinates in comparison.json are in the photos'
 own pixels.</small></p>
 <h2>Lesions</h2><table>{counts}</table>
 <h2>Change</h2>{_change_rows(comparison['changes'])}
