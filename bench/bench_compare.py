@@ -163,6 +163,7 @@ def real_pairs(pairs: list[tuple[Path, Path]], det, truth=None) -> None:
     annotators' circles matched through the same registration: registration + matching
     without the detector's misses and false alarms."""
     from acnekit.compare import compare_photos
+    from acnekit.compare.core import SUPPORT_MARGIN
     from acnekit.compare.match import compare_lesions
     from acnekit.compare.register import RegistrationError
 
@@ -181,7 +182,8 @@ def real_pairs(pairs: list[tuple[Path, Path]], det, truth=None) -> None:
         if truth is not None and a.name in truth and b.name in truth:
             g = compare_lesions(annotated(truth[a.name], cmp.before.width, cmp.before.height),
                                 annotated(truth[b.name], cmp.after.width, cmp.after.height), cmp.registration.matrix,
-                                median_error_px=cmp.registration.median_error_px)
+                                median_error_px=cmp.registration.median_error_px,
+                                support=cmp.registration.support(SUPPORT_MARGIN * max(cmp.before.width, cmp.before.height)))
             g["registration"] = d["registration"]
             gt_rows.append(g)
             n, p, new, res = figures(g)
