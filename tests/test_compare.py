@@ -131,7 +131,8 @@ def test_compare_lesions_counts_flags_and_outside():
                                         (60, 21, 5, {"removed": True})])
     out = compare_lesions(before, after, eye, px_per_mm=10.0)
     assert out["counts"] == {"before": 3, "after": 2, "persisting": 1, "new": 1, "resolved": 2,
-                             "before_outside": 0, "after_outside": 0, "persisting_linked": 1, "persisting_faint": 0}
+                             "before_outside": 0, "after_outside": 0, "persisting_linked": 1, "persisting_faint": 0,
+                             "persisting_faint_before": 0, "persisting_faint_after": 0}
     assert out["links"][0]["before"] == 0 and out["links"][0]["after"] == 0
     assert out["changes"]["graded_count"]["before"] == 2 and out["changes"]["graded_count"]["after"] == 2
     assert out["changes"]["density"]["unit"] == "lesions per cm2"
@@ -168,6 +169,13 @@ def test_hysteresis_faint_detection_keeps_a_lesion_persisting():
     out = compare_lesions(before, after, eye, faint=faint)
     c = out["counts"]
     assert (c["persisting"], c["resolved"], c["new"], c["persisting_linked"], c["persisting_faint"]) == (2, 0, 1, 1, 1)
+    assert (c["persisting_faint_before"], c["persisting_faint_after"]) == (1, 0)
+    # the other way round: AFTER's lesion at (160, 50) had a faint BEFORE detection
+    out = compare_lesions(before, after, eye, faint=(Circles([[158.0, 51.0]], [4.0], [0.2]), faint[1]))
+    c = out["counts"]
+    assert (c["persisting"], c["new"], c["resolved"], c["persisting_faint_after"]) == (3, 0, 0, 1)
+    assert c["before"] == c["persisting_linked"] + c["persisting_faint_before"] + c["resolved"] + c["before_outside"]
+    assert c["after"] == c["persisting_linked"] + c["persisting_faint_after"] + c["new"] + c["after_outside"]
     row = out["lesions"]["before"][1]
     assert row["status"] == "persisting" and row["faint"] and row["match"] is None
     assert len(out["links"]) == 1
@@ -180,7 +188,8 @@ def test_compare_photos_exact_counts(tmp_path):
     cmp = compare_photos(pb, pa, FakeDetector(), px_per_mm=8.0)
     d = cmp.to_dict()
     assert d["counts"] == {"before": 11, "after": 10, "persisting": 8, "new": 2, "resolved": 3,
-                           "before_outside": 0, "after_outside": 0, "persisting_linked": 8, "persisting_faint": 0}
+                           "before_outside": 0, "after_outside": 0, "persisting_linked": 8, "persisting_faint": 0,
+                           "persisting_faint_before": 0, "persisting_faint_after": 0}
     assert len(d["links"]) == 8
     # every link joins the same physical disc: before centre vs AFTER's mapped centre
     bxy = {a["id"]: a["coordinates"] for a in d["assessments"]["before"]["annotations"]}

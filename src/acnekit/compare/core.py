@@ -27,7 +27,9 @@ from acnekit.scale import Scale
 
 REGISTERED_SCALE_NOTE = "the before photo's scale carried over by the registration (px/mm divided by its scale)"
 FAINT_FACTOR = 0.5  # faint threshold = this x the operating threshold
-SUPPORT_MARGIN = 0.05  # the registration's support: its inliers' hull grown by this share of the long side (ORB finds no keypoint within ~31 px of the skin mask's edge)
+# the registration's support: its inliers' hull grown by this share of the long side (ORB
+# finds no keypoint within ~31 px of the skin mask's edge)
+SUPPORT_MARGIN = 0.05
 DETECTED_ON_NOTE = ("this photo registered onto the before photo's frame (same framing and scale for the "
                     "detector); lesions outside that frame are not detected")
 

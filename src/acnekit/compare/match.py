@@ -16,7 +16,10 @@ lesions ``new``. Only counted lesions take part: annotations with ``"removed": t
 Hysteresis (``faint``): a lesion left unmatched whose place in the other visit holds a
 detection below the operating threshold (down to the faint threshold) is ``persisting``
 too, with ``"faint": true``. ``counts.persisting`` counts physical lesions: linked pairs
-once (``persisting_linked``) plus the faint-supported ones (``persisting_faint``).
+once (``persisting_linked``) plus the faint-supported ones (``persisting_faint`` =
+``persisting_faint_before`` + ``persisting_faint_after``, by the visit the lesion was counted
+in). So BEFORE's lesions = persisting_linked + persisting_faint_before + resolved +
+before_outside, and AFTER's = persisting_linked + persisting_faint_after + new + after_outside.
 """
 
 from __future__ import annotations
@@ -215,7 +218,8 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
     counts = {"before": len(lb), "after": len(la), "persisting": len(pairs) + n_fb + n_fa,
               "new": int(in_a.sum()) - len(pairs) - n_fa, "resolved": int(in_b.sum()) - len(pairs) - n_fb,
               "before_outside": int((~in_b).sum()), "after_outside": int((~in_a).sum()),
-              "persisting_linked": len(pairs), "persisting_faint": n_fb + n_fa}
+              "persisting_linked": len(pairs), "persisting_faint": n_fb + n_fa,
+              "persisting_faint_before": n_fb, "persisting_faint_after": n_fa}
     area_common = polygon_area(poly)
     n_b, n_a = int(in_b.sum()), int(in_a.sum())
     area_b = float(np.sum(np.pi * lb.radius[in_b] ** 2))
