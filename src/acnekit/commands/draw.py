@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from acnekit.atomic import move_into, stage_folder, write_error
 from acnekit.dataset import ImageRecord
 from acnekit.draw import PRIMARY, SECONDARY, contact_sheet, fit, overlay
 from acnekit.errors import ImageError, OutputError
@@ -114,8 +113,11 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise OutputError("output folder's parent does not exist", path=out.parent)
     created = not out.exists()
-    out.mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".draw-", dir=out))
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, out, "cannot create the output folder") from None
+    tmp = stage_folder(out, "draw")
     done = False
     try:
         tiles = []
@@ -139,13 +141,15 @@ def run(args: argparse.Namespace) -> int:
                 write_image(tmp / target.name, img)
         if args.grid:
             write_image(tmp / targets[0].name, contact_sheet(tiles, args.cols, args.cell))
-        for t in targets:
-            os.replace(tmp / t.name, t)
+        move_into(tmp, out, [t.name for t in targets])
         done = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if created and not done:
-            shutil.rmtree(out, ignore_errors=True)
+            try:
+                out.rmdir()  # only the folder this run made, and only while empty
+            except OSError:
+                pass
     note = f"; {len(missing)} annotated images have no photo in {args.images}" if missing else ""
     what = f"a contact sheet of {len(records)} images" if args.grid else f"{len(records)} overlays"
     print(f"wrote {what} to {out}{note}")
