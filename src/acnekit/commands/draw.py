@@ -13,13 +13,16 @@ from acnekit.draw import PRIMARY, SECONDARY, contact_sheet, fit, overlay
 from acnekit.errors import ImageError, OutputError
 from acnekit.formats import FORMATS, read_dataset
 from acnekit.imageio import list_images, read_image, write_image
+from acnekit.scores import add_score_args, apply_scores
 
 _HELP = """\
 Draw lesion annotations on their photos, one circle outline per lesion (line width
 1 + max(h, w) // 1000, like the dataset's own script). ANNOTATIONS may be in any format convert
 reads; annotations that came from boxes (VOC, YOLO, plain COCO) are drawn as boxes. Photos
 whose size differs from the recorded one (e.g. the 640x640 copies) get rescaled annotations.
-Circles outside their image are drawn as they are (nothing is dropped). Every overlay is
+Circles outside their image are drawn as they are (nothing is dropped). Of a prediction file
+only the circles scoring at least its info.score_threshold are drawn (--score-thr T or
+--all-scores to choose); the command says which threshold it used. Every overlay is
 rendered first and then moved into OUT, so an error leaves OUT untouched; photos and
 annotation files are never overwritten."""
 
@@ -56,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="jpg", choices=("jpg", "png"), help="output image format (default jpg)")
     p.add_argument("--radius-rule", default="mean", choices=("mean", "min", "max", "area"),
                    help="circle radius for box inputs (boxes are drawn as boxes anyway)")
+    add_score_args(p)
     p.add_argument("--force", action="store_true", help="replace existing overlays in OUT (never an input)")
     p.set_defaults(func=run)
 
@@ -75,10 +79,14 @@ def run(args: argparse.Namespace) -> int:
     photos = list_images([args.images])
     ds, _ = read_dataset(args.annotations, args.fmt, images=args.images, radius_rule=args.radius_rule,
                          keep_outside=True)
+    ds, kept = apply_scores(ds, args.score_thr, args.all_scores)
+    notes = [kept.describe(Path(args.annotations).name)]
     other = None
     if args.compare:
         other, _ = read_dataset(args.compare, args.compare_from, images=args.images,
                                 radius_rule=args.radius_rule, keep_outside=True)
+        other, kept = apply_scores(other, args.score_thr, args.all_scores)
+        notes.append(kept.describe(Path(args.compare).name))
     records = ds.images
     if args.only:
         known = {r.file_name for r in records}
@@ -153,4 +161,6 @@ def run(args: argparse.Namespace) -> int:
     note = f"; {len(missing)} annotated images have no photo in {args.images}" if missing else ""
     what = f"a contact sheet of {len(records)} images" if args.grid else f"{len(records)} overlays"
     print(f"wrote {what} to {out}{note}")
+    for line in filter(None, notes):
+        print(line)
     return 0
