@@ -8,8 +8,6 @@ a hidden temporary folder in OUT and moved into place only when every photo succ
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import shutil
 import sys
@@ -18,6 +16,7 @@ from pathlib import Path
 from acnekit.assess import (MIN_SIDE, OUTPUT_NAMES, assess_photo, check_out_dir, check_score_thr, commit, make_parent,
                             render_outputs, stage_dir, write_files)
 from acnekit.atomic import check_output
+from acnekit.csvsafe import csv_text
 from acnekit.commands._common import add_tta_arg, apply_tta, print_json
 from acnekit.errors import AcneKitError, ImageError
 from acnekit.grading import HAYASHI_UPPER, parse_bands
@@ -145,11 +144,8 @@ def run(args: argparse.Namespace) -> int:
             results.append((photo, target, a.to_dict()))
             a.rgb = None  # free the photo before the next one
         if len(photos) > 1:
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
-            w.writerow(CSV_COLUMNS)
-            w.writerows(_csv_row(p, t, d) for p, t, d in results)
-            write_files(staged, {SUMMARY_CSV: buf.getvalue().encode("utf-8")})
+            text = csv_text([CSV_COLUMNS, *(_csv_row(p, t, d) for p, t, d in results)])  # formula-safe
+            write_files(staged, {SUMMARY_CSV: text.encode("utf-8")})
         for _, target, _ in results:
             commit(staged / target.name, target, force=args.force)
         if len(photos) > 1:
