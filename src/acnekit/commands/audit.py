@@ -102,11 +102,11 @@ def _text(r: dict, loaded, bands, k: int) -> str:
         total = n + next((im.count for im in loaded.recorded.images if im.file_name == name), 0)
         out.append(f"  out of bounds: {name}: {n} of its {total} circles")
     for c in co[:k]:
-        ids = ", ".join(map(str, c["ids"][:6])) + (f", ... ({c['circles']} in all)" if c["circles"] > 6 else "")
+        ids = ", ".join(map(str, c["ids"][:6])) + (", ..." if c["circles"] > 6 else "")
         radii = f"radius {c['radius_min']:g}" if c["radius_min"] == c["radius_max"] else \
             f"radii {c['radius_min']:g}-{c['radius_max']:g}"
-        out.append(f"  coincident: {c['file_name']}: annotations {ids} "
-                   f"(within {c['max_distance']:g} px, {radii})")
+        out.append(f"  coincident: {c['file_name']}: {c['circles']} circles (annotations {ids}) "
+                   f"within {c['max_distance']:g} px, {radii}")
     labels = band_labels(bands)
     out.append("filename grade (rows) vs Hayashi grade of the count (columns " + ", ".join(labels) + "):")
     conf = [[f"levle{i}", *row] for i, row in enumerate(g["confusion"])]
