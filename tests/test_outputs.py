@@ -256,3 +256,27 @@ def test_write_tree_refuses_a_folder_in_the_way(tmp_path):
     (tmp_path / "labels").write_text("a file")
     with pytest.raises(OutputError, match="file is in the way"):
         write_tree(tmp_path, {"labels/a.txt": b"x"}, overwrite=True)
+
+
+def test_export_write_error_leaves_neither_file(tmp_path, monkeypatch, capsys):
+    import acnekit.detector.export as E
+    from acnekit.detector.infer import Detector
+
+    class Fake:
+        card = {"name": "fake"}
+
+    monkeypatch.setattr(Detector, "load", classmethod(lambda cls, path=None: Fake()))
+    monkeypatch.setattr(E, "onnx_bytes", lambda det, size=640: b"onnx")
+    real, calls = os.replace, []
+
+    def second_fails(src, dst):  # the .onnx lands, then the card cannot
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_fails)
+    assert main(["export", "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no space left" in err
+    assert list(tmp_path.iterdir()) == []

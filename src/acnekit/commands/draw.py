@@ -75,6 +75,14 @@ def _match(names: list[str], photos: list[Path]) -> dict[str, Path]:
     return out
 
 
+def _write(stage: Path, target: Path, img) -> None:
+    """Render ``img`` into the staging folder; an error names the overlay, not the staging file."""
+    try:
+        write_image(stage / target.name, img)
+    except OutputError as exc:
+        raise OutputError(exc.detail, path=target) from None
+
+
 def run(args: argparse.Namespace) -> int:
     photos = list_images([args.images])
     ds, _ = read_dataset(args.annotations, args.fmt, images=args.images, radius_rule=args.radius_rule,
@@ -146,9 +154,9 @@ def run(args: argparse.Namespace) -> int:
             if args.grid:
                 tiles.append((img, rec.file_name))
             else:
-                write_image(tmp / target.name, img)
+                _write(tmp, target, img)
         if args.grid:
-            write_image(tmp / targets[0].name, contact_sheet(tiles, args.cols, args.cell))
+            _write(tmp, targets[0], contact_sheet(tiles, args.cols, args.cell))
         move_into(tmp, out, [t.name for t in targets])
         done = True
     finally:
