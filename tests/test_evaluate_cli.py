@@ -44,7 +44,8 @@ def test_json_and_plots(files, tmp_path, capsys):
     r = json.loads(out_json.read_text())
     assert set(r) >= {"detection", "counting", "grading", "settings", "images", "per_image"}
     assert r["settings"] == {"match": "centre", "iou": None, "score_threshold": 0.3,
-                             "score_threshold_source": "given", "px_per_mm": 8.0, "bands": [5, 20, 50]}
+                             "score_threshold_source": "given", "score_threshold_tuned_on_evaluated_set": False,
+                             "all_gt": False, "px_per_mm": 8.0, "bands": [5, 20, 50]}
     assert r["detection"]["sizes"]["radius_mae_mm"] is not None
     for name in ("pr_curve.png", "count_scatter.png", "confusion_matrix.png"):
         data = (plots / name).read_bytes()
@@ -103,3 +104,25 @@ def test_fix_gt(files, tmp_path, capsys):
     assert "validate" in err and "--fix" in err
     assert main(["evaluate", str(broken), str(pred), "--fix-gt"]) == 0
     assert "repaired in memory: 1 problems (annotation.outside: 1)" in capsys.readouterr().err
+
+
+def test_subset_and_tuned_threshold_warning(files, tmp_path, capsys):
+    gt, pred = files
+    obj = json.loads(pred.read_text())
+    obj["images"] = obj["images"][:2]
+    obj["annotations"] = [a for a in obj["annotations"] if a["image_id"] in (0, 1)]
+    two = tmp_path / "two.json"
+    two.write_text(json.dumps(obj))
+    out_json = tmp_path / "two_ev.json"
+    assert main(["evaluate", str(gt), str(two), "--json", str(out_json)]) == 0
+    cap = capsys.readouterr()
+    assert "left out (no prediction entry): 4" in cap.out
+    # no info.score_threshold: the best-F1 threshold is tuned on these images, said loudly
+    assert "warning:" in cap.err and "tuned on the evaluated images" in cap.err
+    assert "WARNING:" in cap.out
+    r = json.loads(out_json.read_text())
+    assert r["images"]["left_out"] == 4 and r["images"]["evaluated"] == 2
+    assert r["settings"]["score_threshold_tuned_on_evaluated_set"] is True and r["warnings"]
+    assert main(["evaluate", str(gt), str(two), "--all-gt", "--score-thr", "0.5"]) == 0
+    cap = capsys.readouterr()
+    assert "no prediction entry (all lesions missed): 4" in cap.out and "warning" not in cap.err

@@ -62,15 +62,45 @@ def test_empty_predictions():
     assert d["best_f1"] is None
 
 
-def test_no_prediction_entry_counts_as_missed_and_is_listed():
+def test_all_gt_counts_an_unpredicted_image_as_missed_and_lists_it():
     gt = _gt()
     pred = _pred_from(gt)
     pred.images = [im for im in pred.images if im.file_name != "img1.jpg"]
-    r = evaluate(gt, pred)
+    r = evaluate(gt, pred, all_gt=True)
     assert r["images"]["missing_predictions"] == ["img1.jpg"]
+    assert r["images"]["left_out"] == 0 and r["settings"]["all_gt"] is True
     assert r["detection"]["at_threshold"]["fn"] == 8
     row = [p for p in r["per_image"] if p["file_name"] == "img1.jpg"][0]
     assert row["pred_count"] == 0 and row["error"] == -8
+
+
+def _many(n_gt=100, n_pred=20):
+    rng = np.random.default_rng(7)
+    ims = []
+    for i in range(n_gt):
+        xyr = np.column_stack([rng.uniform(20, 180, 6), rng.uniform(20, 80, 6), rng.uniform(3, 9, 6)])
+        ims.append(_image(i, f"im{i:03d}.jpg", xyr))
+    gt = AcneDataset(ims, path="gt.json")
+    pred = _pred_from(gt)
+    pred.images = pred.images[:n_pred]
+    return gt, pred
+
+
+def test_by_default_only_predicted_images_are_scored():
+    # 20 predicted of 100: the 80 others are left out and counted, AP is not diluted
+    gt, pred = _many()
+    r = evaluate(gt, pred)
+    im = r["images"]
+    assert (im["gt"], im["evaluated"], im["left_out"], im["with_predictions"]) == (100, 20, 80, 20)
+    assert im["missing_predictions"] == [] and len(im["left_out_names"]) == 80
+    assert r["detection"]["ap50"] == 1.0 and r["detection"]["ground_truth"] == 120
+    assert r["counting"]["images"] == 20 and r["grading"]["images"] == 20 and len(r["per_image"]) == 20
+    # the old rule: 80 images all missed, AP50 at most 20 %
+    old = evaluate(gt, pred, all_gt=True)
+    assert old["images"]["evaluated"] == 100 and old["images"]["left_out"] == 0
+    assert len(old["images"]["missing_predictions"]) == 80
+    assert old["detection"]["ground_truth"] == 600 and old["detection"]["ap50"] <= 0.21
+    assert old["counting"]["mae"] == pytest.approx(0.8 * 6)
 
 
 def test_unknown_image_is_an_error():
@@ -111,13 +141,18 @@ def test_score_threshold_sources():
     pred = _pred_from(gt, with_extras)
     best = evaluate(gt, pred)
     assert best["settings"]["score_threshold_source"] == "best F1"
+    # tuned on the evaluated set itself: said in a field and a warning
+    assert best["settings"]["score_threshold_tuned_on_evaluated_set"] is True
+    assert len(best["warnings"]) == 1 and "tuned on the evaluated images" in best["warnings"][0]
     assert best["detection"]["at_threshold"]["f1"] == best["detection"]["best_f1"]["f1"]
     given = evaluate(gt, pred, score_thr=0.0)
     assert given["settings"]["score_threshold_source"] == "given"
+    assert given["settings"]["score_threshold_tuned_on_evaluated_set"] is False and given["warnings"] == []
     assert given["detection"]["at_threshold"]["fp"] == 8
     assert given["counting"]["mae"] == 2.0
     info = evaluate(gt, _pred_from(gt, with_extras, info={"score_threshold": 0.0}))
     assert info["settings"]["score_threshold_source"] == "prediction file info.score_threshold"
+    assert info["settings"]["score_threshold_tuned_on_evaluated_set"] is False and info["warnings"] == []
     assert info["detection"]["at_threshold"]["fp"] == 8
 
 

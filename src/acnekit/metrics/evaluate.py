@@ -1,9 +1,10 @@
 """`evaluate(gt, pred)`: every detection, counting and grading figure for a prediction set.
 
 Images are paired by ``file_name``. Predictions recorded at another image size than the
-ground truth are rescaled to the ground truth's pixels; ground-truth images with no
-prediction entry count as all-missed (and are listed); a prediction for an image the
-ground truth does not have is an error.
+ground truth are rescaled to the ground truth's pixels; a prediction for an image the
+ground truth does not have is an error. Ground-truth images with no prediction entry are
+left out (and counted) by default, so predictions for 20 photos are not scored against
+1,204; ``all_gt=True`` counts them as all-missed instead (and lists them).
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def _check_args(iou, score_thr, match, px_per_mm, bands) -> None:
                                       and px_per_mm > 0):
         raise ValueError(f"px_per_mm must be a positive number, got {px_per_mm!r}")
     check_bands(bands)
+
+
+def _predicted_subset(gt: AcneDataset, pred: AcneDataset) -> tuple[AcneDataset, list[str]]:
+    """``gt`` restricted to the images named in ``pred``, and the names left out."""
+    named = {im.file_name for im in pred.images}
+    kept = [im for im in gt.images if im.file_name in named]
+    left_out = [im.file_name for im in gt.images if im.file_name not in named]
+    sub = AcneDataset(images=kept, info=gt.info, extra=gt.extra, path=gt.path)
+    return sub, left_out
 
 
 def _pair_images(gt: AcneDataset, pred: AcneDataset):
@@ -99,6 +109,7 @@ def evaluate(
     match: str = "iou",
     px_per_mm: float | None = None,
     bands: Sequence[int] = HAYASHI_UPPER,
+    all_gt: bool = False,
 ) -> dict:
     """Compare predictions with ground truth; returns a JSON-ready dict of every figure.
 
@@ -111,14 +122,21 @@ def evaluate(
         match: ``"iou"`` or ``"centre"`` (hit when centre distance <= max(r_gt, r_pred)).
         px_per_mm: image scale, to report size errors in mm too.
         bands: Hayashi band upper bounds for grading.
+        all_gt: score every ground-truth image (those without a prediction entry as all
+            missed); default: only the images the predictions name (the rest are counted
+            in ``images.left_out``).
     """
     _check_args(iou, score_thr, match, px_per_mm, bands)
+    n_gt_file = len(gt.images)
+    left_out: list[str] = []
+    if not all_gt:
+        gt, left_out = _predicted_subset(gt, pred)
     paired, rescaled = _pair_images(gt, pred)
     scores, unscored = _scores(pred, paired)
     missing = [im.file_name for im, c in zip(gt.images, paired) if c is None]
     gts = [im.circles.xyr for im in gt.images]
     preds = [np.zeros((0, 3)) if c is None else c.xyr for c in paired]
-    notes = []
+    notes, warnings = [], []
     if unscored:
         notes.append("predictions carry no scores: every score taken as 1")
 
@@ -149,18 +167,21 @@ def evaluate(
         source = "prediction file info.score_threshold"
     elif best is not None:
         t, source = best["threshold"], "best F1"
+        warnings.append(f"no score threshold recorded in the predictions (info.score_threshold): using the best-F1 "
+                        f"threshold {t:.4g} tuned on the evaluated images themselves, so P/R/F1, counts and grades "
+                        f"at it are optimistic; pass --score-thr or record info.score_threshold")
     else:
         t = float(score.min()) if len(score) else 0.0
         source = "all kept (best F1 undefined: no ground truth or no predictions)"
     keep = score >= t
 
     # sizes of matched pairs kept at the threshold
-    all_gt = np.concatenate(gts) if gts else np.zeros((0, 3))
-    all_pred = np.concatenate(preds) if preds else np.zeros((0, 3))
+    gt_xyr = np.concatenate(gts) if gts else np.zeros((0, 3))
+    pred_xyr = np.concatenate(preds) if preds else np.zeros((0, 3))
     k = np.nonzero(chosen_tp & keep)[0]
     g = gt_of[k]
-    dist = np.hypot(*(all_pred[k, :2] - all_gt[g, :2]).T) if len(k) else np.zeros(0)
-    sizes = size_errors(all_gt[g, 2], all_pred[k, 2], dist, px_per_mm)
+    dist = np.hypot(*(pred_xyr[k, :2] - gt_xyr[g, :2]).T) if len(k) else np.zeros(0)
+    sizes = size_errors(gt_xyr[g, 2], pred_xyr[k, 2], dist, px_per_mm)
 
     n_img = len(gt.images)
     gt_counts = gt.counts()
@@ -198,11 +219,16 @@ def evaluate(
             "iou": float(iou) if match == "iou" else None,
             "score_threshold": t,
             "score_threshold_source": source,
+            "score_threshold_tuned_on_evaluated_set": source == "best F1",
+            "all_gt": bool(all_gt),
             "px_per_mm": px_per_mm,
             "bands": list(bands),
         },
         "images": {
-            "gt": n_img,
+            "gt": n_gt_file,
+            "evaluated": n_img,
+            "left_out": len(left_out),
+            "left_out_names": left_out,
             "with_predictions": n_img - len(missing),
             "missing_predictions": missing,
             "rescaled_predictions": rescaled,
@@ -216,4 +242,5 @@ def evaluate(
             for im, a, b, c, ga, pa in zip(gt.images, gt_counts, pred_counts, tp_counts, gt_grade, pred_grade)
         ],
         "notes": notes,
+        "warnings": warnings,
     }

@@ -63,10 +63,23 @@ def cohen_kappa(conf: np.ndarray, weights: str | None = None) -> float | None:
 
 def grading_metrics(gt_counts, pred_counts, bands: Sequence[int] = HAYASHI_UPPER) -> dict:
     """Grade both count arrays with ``bands`` and compare the grades."""
-    k = len(bands) + 1
     gt = hayashi_grade(np.asarray(gt_counts), bands)
     pred = hayashi_grade(np.asarray(pred_counts), bands)
-    conf = confusion_matrix(gt, pred, k)
+    out = grade_agreement(gt, pred, len(bands) + 1, band_labels(bands))
+    for p in out["per_grade"]:
+        p["counts"] = p["label"]
+    return {"bands": list(bands), **out}
+
+
+def grade_agreement(gt_grades, pred_grades, n_grades: int, labels: Sequence[str] | None = None) -> dict:
+    """Compare grades 0..n_grades-1: accuracy, LDL's macro figures, kappas, confusion matrix.
+
+    ``labels`` names each grade in the result (default: the grade numbers as text)."""
+    k = int(n_grades)
+    labels = [str(g) for g in range(k)] if labels is None else list(labels)
+    if len(labels) != k:
+        raise ValueError(f"labels must have {k} entries, got {len(labels)}")
+    conf = confusion_matrix(gt_grades, pred_grades, k)
     n = int(conf.sum())
     tp = np.diag(conf).astype(np.float64)
     true_sum = conf.sum(axis=1).astype(np.float64)
@@ -89,9 +102,8 @@ def grading_metrics(gt_counts, pred_counts, bands: Sequence[int] = HAYASHI_UPPER
     precision = div(tp, pred_sum, "precision", in_gt)
     sens = div(tp, true_sum, "sensitivity", in_any)
     spec = div(tn, tn + fp, "specificity", in_any)
-    labels = band_labels(bands)
     per_grade = [
-        {"grade": g, "counts": labels[g], "support": int(true_sum[g]), "predicted": int(pred_sum[g]),
+        {"grade": g, "label": labels[g], "support": int(true_sum[g]), "predicted": int(pred_sum[g]),
          "precision": float(precision[g]), "sensitivity": float(sens[g]), "specificity": float(spec[g]),
          "youden_index": float(sens[g] + spec[g] - 1)}
         for g in range(k)
@@ -99,7 +111,6 @@ def grading_metrics(gt_counts, pred_counts, bands: Sequence[int] = HAYASHI_UPPER
     sens_m = float(sens[in_any].mean()) if in_any.any() else None
     spec_m = float(spec[in_any].mean()) if in_any.any() else None
     return {
-        "bands": list(bands),
         "labels": labels,
         "images": n,
         "accuracy": float(tp.sum() / n) if n else None,
