@@ -280,3 +280,14 @@ def test_export_write_error_leaves_neither_file(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no space left" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_never_overwrites_an_earlier_run_by_accident(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.ckpt").write_bytes(b"hours of training")
+    (run / "notes.txt").write_text("mine\n")
+    assert main(["train", "--out", str(run), "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "earlier training run (last.ckpt)" in err and "--resume" in err and "--force" in err
+    assert (run / "last.ckpt").read_bytes() == b"hours of training"
