@@ -291,3 +291,15 @@ def test_train_never_overwrites_an_earlier_run_by_accident(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "earlier training run (last.ckpt)" in err and "--resume" in err and "--force" in err
     assert (run / "last.ckpt").read_bytes() == b"hours of training"
+
+
+def test_an_earlier_conversions_files_are_not_removed_without_force(work, capsys):
+    out = work / "DS"
+    assert main(["convert", str(work / "ann.json"), "--to", "voc", "--out", str(out)]) == 0
+    other = {"images": [{"id": 0, "file_name": "zz.png", "width": 9, "height": 9}], "annotations": []}
+    (work / "other.json").write_text(json.dumps(other))
+    before = tree(out)
+    assert main(["convert", str(work / "other.json"), "--to", "voc", "--out", str(out)]) == 2
+    assert "pass --force" in capsys.readouterr().err and tree(out) == before
+    assert main(["convert", str(work / "other.json"), "--to", "voc", "--out", str(out), "--force"]) == 0
+    assert sorted(p.name for p in out.glob("*.xml")) == ["zz.xml"]

@@ -86,11 +86,12 @@ def atomic_write_text(path: str | Path, text: str, *, overwrite: bool = False) -
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
 
 
-def stage_folder(parent: str | Path, label: str = "acnekit") -> Path:
-    """A fresh hidden folder in ``parent`` (same file system, so moves out of it are atomic)
-    with ordinary permissions."""
+def stage_folder(parent: str | Path, label: str = "acnekit", *, prefix: str | None = None,
+                 suffix: str = ".tmp") -> Path:
+    """A fresh hidden folder ``.<label>.XXXX.tmp`` (or ``<prefix>XXXX<suffix>``) in ``parent``
+    (same file system, so moves out of it are atomic) with ordinary permissions."""
     try:
-        folder = Path(tempfile.mkdtemp(prefix=f".{label}.", suffix=".tmp", dir=parent))
+        folder = Path(tempfile.mkdtemp(prefix=prefix or f".{label}.", suffix=suffix, dir=parent))
     except OSError as exc:
         raise write_error(exc, parent, "cannot write in folder") from None
     folder.chmod(0o777 & ~_umask())  # mkdtemp makes it private
@@ -249,12 +250,12 @@ def write_tree(out: str | Path, files: dict[str, bytes], *, overwrite: bool = Fa
                 break
             if d.exists() and not d.is_dir():
                 raise OutputError("a file is in the way of an output folder", path=d)
-    if not overwrite:
-        existing = sorted(r for r in rels if (out / r).exists())
+    stale = sorted(r for r in old - new if (out / r).is_file() and r != MANIFEST)
+    if not overwrite:  # neither replaced nor removed without --force
+        existing = sorted(r for r in rels if (out / r).exists()) + stale
         if existing:
             more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
             raise OutputError(f"output exists{more}; pass --force to replace it", path=out / existing[0])
-    stale = sorted(r for r in old - new if (out / r).is_file() and r != MANIFEST)
     foreign = sorted({p.relative_to(out).as_posix() for pat in claims for p in out.glob(pat) if p.is_file()}
                      - new - old - {MANIFEST})
     if foreign:

@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(exist_ok=True)
     except OSError as exc:
         raise write_error(exc, out, "cannot create the output folder") from None
-    tmp = stage_folder(out, "draw")
+    tmp = stage_folder(out, prefix=".draw-", suffix="")
     done = False
     try:
         tiles = []
