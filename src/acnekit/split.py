@@ -159,12 +159,13 @@ def write_files(out_dir: str | Path, files: dict[str, str], *, overwrite: bool =
     """Write all ``files`` into ``out_dir`` as one step (`acnekit.atomic.write_tree`): every
     file is first written complete, then moved into place; on any failure nothing (no partial
     file) is left and replaced files are put back. Refuses existing outputs unless
-    ``overwrite``, and inputs always; other files in ``out_dir`` are never touched."""
+    ``overwrite``, and inputs always; other files in ``out_dir`` are never touched, except the
+    files an earlier split wrote there and this one does not (with ``overwrite``)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputError("--out must be a folder", path=out)
     for t in (out / name for name in files):
         check_output(t, overwrite=overwrite, inputs=inputs)
     write_tree(out, {name: text.encode("utf-8") for name, text in files.items()}, overwrite=overwrite,
-               inputs=inputs)
+               inputs=inputs, kind="split")  # with --force, an earlier split's extra folds go too
     return [out / name for name in files]
