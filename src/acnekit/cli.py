@@ -67,8 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     keep_freed_memory()  # detector passes reuse their feature-map memory (see acnekit.heap)
+    from acnekit.engines.staging import Terminated, signals_as_exceptions
+
     try:
-        with warnings.catch_warnings():
+        # SIGTERM / SIGHUP unwind like Ctrl-C: temporary outputs are removed
+        with signals_as_exceptions(), warnings.catch_warnings():
             warnings.simplefilter("always", AcneKitWarning)
             warnings.showwarning = _show_warnings(args.command)
             return int(args.func(args) or 0)
@@ -80,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"terminated ({exc})", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         return 0
     except OSError as exc:  # a write or read the machine refused (full disk, read-only folder)
