@@ -18,7 +18,7 @@ class FakeDetector:
     name = "fake-red-discs"
     score_threshold = 0.5
     working_scale = {"rule": "area", "area": 640 * 640}
-    card = {"name": name}
+    card = {"name": name, "min_score": 0.05}
 
     def __init__(self):
         self.calls = 0
@@ -37,6 +37,10 @@ class FakeDetector:
         thr = self.score_threshold if score_thr is None else score_thr
         c = Circles(np.column_stack([cx + 0.5, cy + 0.5]), np.sqrt(area / np.pi), score)
         return c[c.score >= thr]
+
+
+    def predict_many(self, rgbs, score_thr: float | None = None) -> list[Circles]:
+        return [self.predict(rgb, score_thr) for rgb in rgbs]
 
 
 def photo(width: int = 320, height: int = 240, discs=((60, 50, 8), (200, 120, 12), (100, 180, 5))) -> np.ndarray:

@@ -234,8 +234,8 @@ def bad_photo(tmp_path: Path, kind: str) -> tuple[Path, list[str]]:
     elif kind == "tiny":
         save(p, rgb=photo(10, 10, discs=()))
     elif kind == "pixel limit":
-        save(p)
-        extra = ["--max-pixels", "1000"]
+        save(p, rgb=photo(640, 480, discs=()))
+        extra = ["--max-pixels", "100000"]  # the good photo (320x240) is under it
     elif kind == "truncated":
         p.write_bytes(Image_bytes(photo())[:200])
     return p, extra
@@ -252,7 +252,7 @@ def test_cli_bad_photo_one_line_no_output(tmp_path, cli_det, capsys, kind, messa
     p, extra = bad_photo(tmp_path, kind)
     good = save(tmp_path / "in" / "good.png")
     out = tmp_path / "out"
-    assert main(["assess", str(good), str(p), "--out", str(out), *extra]) == 2
+    assert main(["assess", str(good), str(p), "--out", str(out), "--fail-fast", *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
     assert not out.exists()  # nothing written, not even for the good photo

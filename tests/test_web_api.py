@@ -3,6 +3,7 @@ serve command, and schemathesis against the OpenAPI spec. The detector is the fa
 finds red discs, so no model weights are needed."""
 
 import asyncio
+import hashlib
 import io
 import json
 import socket
@@ -71,6 +72,8 @@ def test_assess_same_content_as_assess_photo(client, det):
     assert r.status_code == 200, r.text
     got = r.json()
     want = assess_photo(data, FakeDetector(), px_per_mm=4, name="face.png").to_dict()
+    assert got["images"][0].pop("sha256") == hashlib.sha256(data).hexdigest()
+    assert got["summary"].pop("edits") == {"detected": 3, "added": 0, "removed": 0, "outside_skin": 0, "counted": 3}
     assert got == json.loads(json.dumps(want))
     assert got["summary"]["count"] == 3 and got["summary"]["scale"]["px_per_mm"] == 4
     assert got["summary"]["sizes"]["histogram"]["quantity"] == "radius_mm"
@@ -165,11 +168,17 @@ def test_pixel_limit_checked_from_header(det):
     assert det.calls == 0
 
 
-def test_no_temporary_files_left(client, monkeypatch, tmp_path):
+def test_uploads_never_touch_disk(client, monkeypatch, tmp_path):
+    """Photos stay in memory up to the upload limit: no temporary file is ever created."""
+    def no_disk(*a, **k):
+        raise AssertionError("an upload was spooled to disk")
+
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for name in ("TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, no_disk)
     noise = np.random.default_rng(1).integers(0, 255, (700, 700, 3), dtype=np.uint8)
     data = png(noise)
-    assert len(data) > 2**20  # over Starlette's in-memory spool size: goes through a temporary file
+    assert len(data) > 2**20  # over Starlette's default in-memory spool size (1 MB)
     assert assess(client, data).status_code == 200
     assert assess(client, b"junk").status_code == 422
     assert list(tmp_path.iterdir()) == []
@@ -237,7 +246,10 @@ def test_summary_recomputes_after_edits(client):
     rad = [x["radius"] for x in got["annotations"]]
     want = summarise(Circles(xy, rad), 320, 240, px_per_mm=4, model=a["summary"]["model"],
                      face=a["summary"]["face"])  # the face record is carried over
+    edits = got["summary"].pop("edits")
     assert got["summary"] == json.loads(json.dumps(want))
+    assert edits == {"detected": 3, "added": 0, "removed": 0, "outside_skin": 0, "counted": 3}
+    assert "not a medical device" in got["info"]["statement"]
     assert got["summary"]["count"] == 3
     assert parse_dataset(got)[1] == []
 
@@ -318,12 +330,26 @@ def test_report_refusals(client):
 
 
 # ---------------------------------------------------------------------------- page, docs, factory
+def check_security_headers(r):
+    h = r.headers
+    assert "default-src 'self'" in h["content-security-policy"], (r.url, h)
+    assert "frame-ancestors 'none'" in h["content-security-policy"] and "unsafe" not in h["content-security-policy"]
+    assert h["x-content-type-options"] == "nosniff" and h["x-frame-options"] == "DENY"
+    assert h["referrer-policy"] == "no-referrer"
+
+
 def test_page_docs_and_spec(client):
     page = client.get("/")
-    assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.status_code == 200
+    check_security_headers(page)
     assert 'id="overlay"' in page.text
-    for asset in ("app.js", "app.css"):
-        assert client.get(f"/static/{asset}").status_code == 200
+    for asset in ("index.html", "app.js", "app.css"):
+        r = client.get(f"/static/{asset}")
+        assert r.status_code == 200
+        check_security_headers(r)
+    for r in (client.get("/api/health"), client.get("/static/none.js"), assess(client, b"junk"),
+              client.get("/openapi.json")):
+        check_security_headers(r)
     assert client.get("/docs").status_code == 404  # its viewer would load from a CDN: blank offline
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/health", "/api/assess", "/api/summary", "/api/report"} <= set(paths)
@@ -396,4 +422,170 @@ def test_openapi_fuzz_no_server_errors(det):
             assert r.status_code < 500, f"{case.method} {case.path}: {r.status_code} {r.text[:300]}"
 
         check()
-    assert set(seen) == {"/api/health", "/api/assess", "/api/summary", "/api/report"}
+    assert set(seen) == {"/api/health", "/api/assess", "/api/summary", "/api/report", "/api/compare"}
+
+
+# ---------------------------------------------------------------------------- hardening (issue 18)
+def test_cross_site_post_refused(client, det):
+    files = {"file": ("face.png", png(), "image/png")}
+    for headers in ({"origin": "https://evil.example"}, {"origin": "null"},
+                    {"origin": "http://testserver:8001"}, {"sec-fetch-site": "cross-site"}):
+        r = client.post("/api/assess", files=files, headers=headers)
+        check_error(r, 403, "cross_origin", "another site")
+        check_security_headers(r)
+        check_error(client.post("/api/summary", json={}, headers=headers), 403, "cross_origin")
+    assert det.calls == 0
+    ok = {"origin": "http://testserver", "sec-fetch-site": "same-origin"}
+    assert client.post("/api/assess", files=files, headers=ok).status_code == 200
+    assert client.get("/api/health", headers={"origin": "https://evil.example"}).status_code == 200
+
+
+@pytest.mark.parametrize("ppm", ["1e308", "1e-308", "1e-200", "0.0001", "0.3", "5000", "inf"])
+def test_implausible_px_per_mm_is_422(client, ppm):
+    check_error(assess(client, px_per_mm=ppm), 422, "bad_scale")
+    a = assess(client).json()
+    a["summary"]["scale"] = {"px_per_mm": float(ppm) if ppm != "inf" else 1e308, "source": "given"}
+    check_error(client.post("/api/summary", json=a), 422, "bad_scale")
+
+
+def test_tiny_ruler_is_422(client):
+    check_error(assess(client, ruler="10,10,50,40,1e-300"), 422, "bad_scale", "plausible")
+    a = assess(client).json()
+    a["summary"]["scale"] = {"ruler": {"p1": [10, 10], "p2": [50, 40], "mm": 1e-300}}
+    check_error(client.post("/api/summary", json=a), 422, "bad_scale")
+    a["summary"]["scale"] = {"ruler": {"p1": [10, 10], "p2": [50, 40], "mm": 5}}
+    assert client.post("/api/summary", json=a).json()["summary"]["scale"]["px_per_mm"] == pytest.approx(10)
+
+
+def test_malformed_assessments_are_4xx_and_keep_alive(det):
+    """Every malformed input is a 4xx naming the problem, on one kept-alive connection."""
+    app = create_app(det)
+    plain = {"images": [{"id": 0, "file_name": "a.png", "width": 320, "height": 240}],
+             "annotations": [{"id": 0, "image_id": 0, "coordinates": [10, 10], "radius": 3}]}
+    big = json.loads(json.dumps(plain))
+    big["images"][0]["width"] = 10**18
+    named = {**plain, "summary": {"model": {"name": "m" * (6 * 2**20)}}}
+    thr = {**plain, "summary": {"model": {"name": "m", "score_threshold": "high"}}}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        seen = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                          event_hooks={"response": [lambda r: seen.append(dict(r.headers))]}) as c:
+            r = c.post("/api/summary", json=plain)  # a plain Acne04-v2 JSON: no summary at all
+            assert r.status_code == 200, r.text
+            assert r.json()["summary"]["count"] == 1 and r.json()["summary"]["model"] is None
+            statuses = []
+            for body, code, fragment in [({}, "bad_assessment", "images"), (big, "bad_assessment", "width"),
+                                         (named, "bad_assessment", "summary.model"),
+                                         (thr, "bad_assessment", "score_threshold")]:
+                r = c.post("/api/summary", json=body)
+                check_error(r, 422, code, fragment)
+                statuses.append(r.status_code)
+            data = png()
+            r = c.post("/api/report", files={"file": ("face.png", data, "image/png"),
+                                             "assessment": ("a.json", json.dumps(thr), "application/json")})
+            check_error(r, 422, "bad_assessment", "score_threshold")
+            assert c.get("/api/health").status_code == 200
+            assert len(server.server_state.connections) == 1  # one kept-alive connection served them all
+            assert all(h.get("connection") != "close" for h in seen), seen
+    finally:
+        server.should_exit = True
+        t.join(10)
+
+
+def test_report_refuses_other_photo_of_same_size(client):
+    data = png()
+    a = assess(client, data).json()
+    other = photo().copy()
+    other[0, 0] = (1, 2, 3)
+    r = client.post("/api/report", files={"file": ("face.png", png(other), "image/png"),
+                                          "assessment": ("a.json", json.dumps(a), "application/json")})
+    check_error(r, 422, "bad_image", "SHA-256")
+
+
+def test_edit_flags_pass_through_and_report_provenance(client):
+    data = png()
+    a = assess(client, data, px_per_mm=4).json()
+    for x in a["annotations"]:
+        x["source"] = "model"
+    a["annotations"][0].update(removed=True)
+    a["annotations"][1].update(in_skin=False, region=None, graded=True, graded_score=0.7)
+    a["annotations"].append({"id": 9, "image_id": 0, "coordinates": [300.0, 30.0], "radius": 6.0,
+                             "class_name": "acne", "source": "added"})
+    a["info"]["reviewer"] = "Dr <b>X</b>"
+    got = client.post("/api/summary", json=a).json()
+    assert [x.get("removed") for x in got["annotations"]] == [True, None, None, None]
+    assert got["annotations"][1]["in_skin"] is False and got["annotations"][1]["graded"] is True
+    assert got["annotations"][1]["graded_score"] == 0.7 and got["annotations"][3]["source"] == "added"
+    assert got["summary"]["count"] == 2  # removed and outside-skin lesions are never counted
+    assert got["summary"]["edits"] == {"detected": 3, "added": 1, "removed": 1, "outside_skin": 1, "counted": 2}
+    assert got["info"]["reviewer"] == "Dr <b>X</b>" and got["images"][0]["sha256"] == a["images"][0]["sha256"]
+    r = client.post("/api/report", files={"file": ("face.png", data, "image/png"),
+                                          "assessment": ("a.json", json.dumps(got), "application/json")})
+    assert r.status_code == 200, r.text
+    for text in ("not a medical device", "Dr &lt;b&gt;X&lt;/b&gt;", a["images"][0]["sha256"],
+                 "added by the reviewer</th><td>1", "removed by the reviewer (not counted)</th><td>1"):
+        assert text in r.text, text
+    bad = json.loads(json.dumps(got))
+    bad["annotations"][0]["source"] = "magic"
+    check_error(client.post("/api/summary", json=bad), 422, "bad_assessment", "annotations[0].source")
+
+
+def test_summary_inside_the_queue():
+    det = SlowDetector()
+    app = create_app(det, workers=1, queue=0)
+    files = {"file": ("face.png", png(), "image/png")}
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            first = asyncio.create_task(c.post("/api/assess", files=files))
+            for _ in range(400):
+                await asyncio.sleep(0.01)
+                if det.active == 1:
+                    break
+            busy = await c.post("/api/summary", json={})
+            det.release.set()
+            return busy, await first
+
+    busy, first = asyncio.run(scenario())
+    check_error(busy, 503, "busy")
+    assert first.status_code == 200
+
+
+def test_extreme_numbers_never_500(det):
+    """Hypothesis puts extreme floats and integers (1e308, 5e-324, 10**18, negative zero, ...)
+    into every number of an edited assessment and into px_per_mm: never a 5xx."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as hs
+
+    number = hs.one_of(hs.floats(allow_nan=False, allow_infinity=False), hs.integers(-10**20, 10**20),
+                       hs.sampled_from([1e308, -1e308, 1e-308, 5e-324, 1e-200, 1e-4, 0.0, -0.0, 10**18]))
+    with TestClient(create_app(det)) as c:
+        base = assess(c, px_per_mm=4).json()
+
+        @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(w=number, h=number, x=number, y=number, r=number, ppm=number, thr=number, mm=number)
+        def check(w, h, x, y, r, ppm, thr, mm):
+            a = json.loads(json.dumps(base))
+            a["images"][0].update(width=w, height=h)
+            a["annotations"][0].update(coordinates=[x, y], radius=r)
+            a["summary"]["model"]["score_threshold"] = thr
+            a["summary"]["scale"] = {"px_per_mm": ppm} if mm == 0 else {"ruler": {"p1": [1, 1], "p2": [x, y], "mm": mm}}
+            r1 = c.post("/api/summary", json=a)
+            assert r1.status_code < 500, r1.text
+            r2 = assess(c, px_per_mm=repr(ppm))
+            assert r2.status_code < 500, r2.text
+
+        check()

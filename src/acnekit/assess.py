@@ -30,7 +30,7 @@ from acnekit.circles import Circles
 from acnekit.errors import AcneKitError, ImageError, OutputError, short_repr
 from acnekit.grading import (CALIBRATED_CAVEAT, COUNT_CAVEAT, HAYASHI_NAMES, HAYASHI_UPPER, band_labels,
                              check_bands, grade_name, hayashi_grade)
-from acnekit.imageio import encode_image, read_image, resize_rgb
+from acnekit.imageio import encode_image, read_image_info, resize_rgb
 from acnekit.scale import Scale, check_in_image, from_px_per_mm, resolve_scale
 from acnekit.severity import severity
 
@@ -182,13 +182,17 @@ def check_score_thr(score_thr: Any) -> float | None:
     return t
 
 
-def load_photo(source: str | Path | bytes, *, name: str | None = None, max_pixels: int | None = None) -> np.ndarray:
-    """The upright RGB photo, refusing images smaller than ``MIN_SIDE`` on a side."""
+def load_photo(source: str | Path | bytes, *, name: str | None = None, max_pixels: int | None = None,
+               notes: list[str] | None = None) -> np.ndarray:
+    """The upright RGB photo, refusing images smaller than ``MIN_SIDE`` on a side. A photo
+    without full colour is read with a warning, and its note is appended to ``notes``."""
     name = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "upload")
-    rgb = read_image(source, name=name, max_pixels=max_pixels)
+    rgb, note = read_image_info(source, name=name, max_pixels=max_pixels)
     h, w = rgb.shape[:2]
     if w < MIN_SIDE or h < MIN_SIDE:
         raise ImageError(f"image is {w}x{h} px, smaller than the minimum {MIN_SIDE}x{MIN_SIDE}", path=name)
+    if note and notes is not None:
+        notes.append(note)
     return rgb
 
 
@@ -208,7 +212,8 @@ def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | Non
     check_bands(bands)
     cal = _as_calibration(calibration)
     label = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "upload")
-    rgb = load_photo(source, name=label, max_pixels=max_pixels)
+    notes: list[str] = []
+    rgb = load_photo(source, name=label, max_pixels=max_pixels, notes=notes)
     h, w = rgb.shape[:2]
     check_in_image(scale, w, h, label)
     fa = analyse_face(rgb) if face else not_found("face analysis off (--no-face): the whole photo is assessed")
@@ -221,6 +226,8 @@ def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | Non
     extra = lesion_extras(*fa.lesion_flags(circles.xy)) if fa.found else None
     summary = summarise(circles, w, h, scale=scale, bands=bands, calibration=cal,
                         model=_model_info(detector, used_thr, ws), lesion_extra=extra, face=fa.summary)
+    if notes:
+        summary["warnings"] = notes  # e.g. a grayscale photo: far fewer lesions are found
     base = Path(label.replace("\\", "/")).name
     return Assessment(base if base not in ("", ".", "..") else "upload", w, h, circles, summary, rgb,
                       lesion_extra=extra, skin_mask=fa.mask)
@@ -296,15 +303,11 @@ def make_parent(folder: Path) -> None:
 
 
 def stage_dir(parent: Path, label: str) -> Path:
-    """A fresh hidden temporary folder in ``parent`` (same file system, so renames are atomic)."""
-    try:
-        folder = Path(tempfile.mkdtemp(prefix=f".{label}.", suffix=".tmp", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write in output folder ({exc.strerror or exc})", path=parent) from None
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)  # mkdtemp makes it private; outputs get the usual permissions
-    return folder
+    """A fresh hidden temporary folder in ``parent`` (same file system, so renames are atomic);
+    `acnekit.atomic.stage_folder`."""
+    from acnekit.atomic import stage_folder
+
+    return stage_folder(parent, label)
 
 
 def write_files(folder: Path, files: dict[str, bytes]) -> None:

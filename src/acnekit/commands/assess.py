@@ -1,30 +1,39 @@
 """`acnekit assess PHOTO_OR_DIR... [--out DIR] [--px-per-mm X | --ruler X1,Y1,X2,Y2,MM] ...`
 
 Per photo a folder OUT/<photo stem>/ with annotated.jpg, assessment.json and report.html;
-with several photos also OUT/summary.csv. All-or-nothing: every output is first written into
-a hidden temporary folder in OUT and moved into place only when every photo succeeded.
+with several photos also OUT/summary.csv (a row per photo, with its status and error). Every
+photo is checked (header and data) before the model loads, and all bad ones are named at
+once; the others are assessed, each photo's folder appearing whole as soon as it is done
+(staged in a hidden temporary folder in OUT, then renamed). Exit 1 when some photos failed.
+``--fail-fast`` is all-or-nothing: outputs move into place only when every photo succeeded.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
+import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from acnekit.assess import (MIN_SIDE, OUTPUT_NAMES, assess_photo, check_out_dir, check_score_thr, commit, make_parent,
-                            render_outputs, stage_dir, write_files)
+from acnekit.assess import (JSON_NAME, MIN_SIDE, OUTPUT_NAMES, check_out_dir, check_score_thr, commit, make_parent,
+                            write_files)
 from acnekit.atomic import check_output
+from acnekit.csvsafe import csv_text
 from acnekit.commands._common import add_tta_arg, apply_tta, print_json
 from acnekit.errors import AcneKitError, ImageError
 from acnekit.grading import HAYASHI_UPPER, parse_bands
-from acnekit.imageio import image_size, list_images
+from acnekit.engines import run_engine
+from acnekit.engines.batch import (Progress, add_batch_args, apply_shard, finish, precheck, ray_options, refuse_bad,
+                                   warn_bad)
+from acnekit.engines.jobs import AssessJob, check_model
+from acnekit.engines.staging import clean_stale, owned_stage, signals_as_exceptions
+from acnekit.imageio import list_images
 from acnekit.scale import resolve_scale
 
 SUMMARY_CSV = "summary.csv"
+STAGE_PATTERNS = (".acnekit-assess.*.tmp",)
 CSV_COLUMNS = ("file", "out_dir", "width", "height", "count", "total_area_px2", "total_area_mm2", "grade",
                "grade_name", "calibrated_grade", "severity", "px_per_mm", "model", "score_threshold",
                "scale_source", "face_found", "outside_skin", "working_scale_rule")
@@ -56,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=int, metavar="N", help="refuse photos with more pixels (default 64 MP)")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
     p.add_argument("--json", action="store_true", help="print the summaries as JSON instead of one line per photo")
+    add_batch_args(p)
     p.set_defaults(func=run)
 
 
@@ -102,9 +112,23 @@ def _csv_row(photo: Path, out: Path, d: dict) -> list:
             (s["model"].get("working_scale") or {}).get("rule", "")]
 
 
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def _complete(target: Path) -> dict | None:
+    """The assessment JSON of a complete earlier output folder (all three files), else None."""
+    if not all((target / n).is_file() for n in OUTPUT_NAMES):
+        return None
+    try:
+        d = json.loads((target / JSON_NAME).read_text())
+        return d if isinstance(d, dict) and isinstance(d.get("summary"), dict) and d.get("images") else None
+    except (OSError, ValueError):
+        return None
 
+
+def _summary_csv(rows: list[list]) -> bytes:
+    """summary.csv, formula-safe (`acnekit.csvsafe`): a photo named ``=...`` never runs in a spreadsheet."""
+    return csv_text([CSV_COLUMNS + ("status", "error"), *rows]).encode("utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
     # Everything that can be checked is checked before any work or any write.
     resolve_scale(args.px_per_mm, args.ruler)
     check_score_thr(args.score_thr)
@@ -114,72 +138,120 @@ def run(args: argparse.Namespace) -> int:
         raise AcneKitError(str(exc), where="--bands") from None
     if args.max_pixels is not None and args.max_pixels <= 0:
         raise AcneKitError(f"must be a positive integer, got {args.max_pixels}", where="--max-pixels")
-    photos = list_images(args.inputs)
+    if args.fail_fast and args.resume:
+        raise AcneKitError("--fail-fast and --resume do not go together (--fail-fast writes all or nothing)")
+    ray_opts = ray_options(args)
+    all_photos = list_images(args.inputs)
+    photos = apply_shard(all_photos, args.shard)
     out_root = Path(args.out)
     if out_root.exists() and not out_root.is_dir():
         raise AcneKitError("output path exists and is not a folder", path=out_root)
-    targets = _targets(photos, out_root)
-    for photo, target in zip(photos, targets):
-        check_out_dir(target, force=args.force, inputs=[photo])
-    csv_path = out_root / SUMMARY_CSV
-    if len(photos) > 1:
-        check_output(csv_path, overwrite=args.force, inputs=photos)
-    for photo in photos:  # headers only: unreadable or oversized photos fail before any detection
-        w, h = image_size(photo, max_pixels=args.max_pixels)
-        if w < MIN_SIDE or h < MIN_SIDE:
-            raise ImageError(f"image is {w}x{h} px, smaller than the minimum {MIN_SIDE}x{MIN_SIDE}", path=photo)
+    targets = dict(zip(photos, _targets(photos, out_root)))
+    several = len(all_photos) > 1
+    csv_name = SUMMARY_CSV if args.shard is None else f"summary-{args.shard[0]}-of-{args.shard[1]}.csv"
+    csv_path = out_root / csv_name
+    done: dict[Path, dict] = {}  # --resume: photos whose outputs are complete
+    for photo in photos:
+        target = targets[photo]
+        if args.resume and target.is_dir():
+            d = _complete(target)
+            if d is not None:
+                done[photo] = d
+                continue
+        check_out_dir(target, force=args.force or args.resume, inputs=[photo])
+    if several:
+        check_output(csv_path, overwrite=args.force or args.resume, inputs=photos)
+    todo = [p for p in photos if p not in done]
+    # headers and data, before the model loads: every bad photo is named at once
+    good, bad = precheck(todo, max_pixels=args.max_pixels, min_side=MIN_SIDE)
+    if bad and (args.fail_fast or not good):  # all or nothing, or nothing to do: one error naming them all
+        refuse_bad("assess", bad, len(photos))
+    warn_bad("assess", bad, len(photos))
     calibration = None
     if args.calibration:
         from acnekit.calibrate import load_calibration
 
         calibration = load_calibration(args.calibration)
-    detector = load_detector(args.model)
-    apply_tta(detector, args.tta)
+    check_model(args.model)
+    job = AssessJob(model=args.model, tta=args.tta, loader=load_detector,
+                    options=dict(px_per_mm=args.px_per_mm, ruler=args.ruler, score_thr=args.score_thr, bands=bands,
+                                 calibration=calibration, max_pixels=args.max_pixels,
+                                 face=not getattr(args, "no_face", False)),
+                    mask_overlay=getattr(args, "mask_overlay", False))
     created = not out_root.exists()
     make_parent(out_root)
-    staged = stage_dir(out_root, "acnekit-assess")
-    results = []
+    for folder in clean_stale(out_root, STAGE_PATTERNS):
+        print(f"acnekit assess: removed {folder}, left by an interrupted run", file=sys.stderr)
+    staged = owned_stage(out_root, "acnekit-assess")
+    results: dict[Path, dict] = {}
+    committed: list[Path] = []
+    failures: dict[Path, str] = {p: reason for p, reason in bad}
+    force = args.force or args.resume
+    progress = Progress(len(good), "assess", enabled=not args.no_progress)
     ok = False
+
+    def on_outcome(o) -> None:
+        photo = Path(o.path)
+        progress.update(o.ok)
+        if not o.ok:
+            if args.fail_fast:
+                raise ImageError(o.error, path=photo)
+            failures[photo] = o.error
+            return
+        target = targets[photo]
+        folder = staged / target.name
+        folder.mkdir()
+        write_files(folder, o.value["files"])
+        if not args.fail_fast:
+            commit(folder, target, force=force)  # this photo's outputs appear now, all three together
+            committed.append(target)
+        results[photo] = o.value["dict"]
+
     try:
-        # no bar for one photo, nor when stderr is not a terminal (disable=None)
-        bar = tqdm(photos, desc="assess", unit="photo", file=sys.stderr, leave=False,
-                   disable=True if len(photos) < 2 else None)
-        for photo, target in zip(bar, targets):
-            a = assess_photo(photo, detector, px_per_mm=args.px_per_mm, ruler=args.ruler, score_thr=args.score_thr,
-                             bands=bands, calibration=calibration, max_pixels=args.max_pixels,
-                             face=not getattr(args, "no_face", False))
-            folder = staged / target.name
-            folder.mkdir()
-            write_files(folder, render_outputs(a, a.rgb, mask_overlay=getattr(args, "mask_overlay", False)))
-            results.append((photo, target, a.to_dict()))
-            a.rgb = None  # free the photo before the next one
-        if len(photos) > 1:
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
-            w.writerow(CSV_COLUMNS)
-            w.writerows(_csv_row(p, t, d) for p, t, d in results)
-            write_files(staged, {SUMMARY_CSV: buf.getvalue().encode("utf-8")})
-        for _, target, _ in results:
-            commit(staged / target.name, target, force=args.force)
-        if len(photos) > 1:
-            os.replace(staged / SUMMARY_CSV, csv_path)
-        ok = True
+        with signals_as_exceptions():
+            run_engine(args.engine, job, [[str(p)] for p in good], on_outcome, ray_options=ray_opts)
+            progress.close()
+            if args.fail_fast:
+                for photo in good:
+                    commit(staged / targets[photo].name, targets[photo], force=force)
+            if several and (results or done):
+                rows = []
+                for p in photos:
+                    if p in failures:
+                        rows.append([str(p), "", *[""] * (len(CSV_COLUMNS) - 2), "failed", failures[p]])
+                    elif p in results:
+                        rows.append([*_csv_row(p, targets[p], results[p]), "ok", ""])
+                    else:
+                        try:  # an earlier run's JSON (--resume), perhaps from an older acnekit
+                            row = _csv_row(p, targets[p], done[p])
+                        except (KeyError, TypeError, IndexError):
+                            row = [str(p), str(targets[p]), *[""] * (len(CSV_COLUMNS) - 2)]
+                        rows.append([*row, "done", ""])
+                write_files(staged, {csv_name: _summary_csv(rows)})
+                os.replace(staged / csv_name, csv_path)
+            ok = True
     except OSError as exc:
         raise AcneKitError(f"cannot write outputs ({exc.strerror or exc})", path=out_root) from None
     finally:
+        progress.close()
         shutil.rmtree(staged, ignore_errors=True)
-        if not ok and created:
+        if not ok and created and not committed:
             try:
                 out_root.rmdir()  # only if still empty: nothing was committed
             except OSError:
                 pass
 
+    order = [p for p in photos if p in results]
     if args.json:
-        print_json([{"photo": str(p), "out_dir": str(t), "files": list(OUTPUT_NAMES), **d["summary"]}
-                    for p, t, d in results])
+        items = [{"photo": str(p), "out_dir": str(targets[p]), "status": "ok", "files": list(OUTPUT_NAMES),
+                  **results[p]["summary"]} for p in order]
+        items += [{"photo": str(p), "status": "failed", "error": e} for p, e in failures.items()]
+        print_json(items)
     else:
-        for p, t, d in results:
-            print(_line(p, t, d["summary"]))
-        if len(photos) > 1:
-            print(f"{len(photos)} photos assessed; summary: {csv_path}")
-    return 0
+        for p in order:
+            print(_line(p, targets[p], results[p]["summary"]))
+        if done:
+            print(f"{len(done)} photos already assessed (--resume): skipped")
+        if several:
+            print(f"{len(results)} photos assessed, {len(failures)} failed; summary: {csv_path}")
+    return finish("assess", len(results), list(failures.items()), skipped=len(done))

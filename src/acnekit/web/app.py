@@ -13,10 +13,15 @@ CDN and stay blank offline):
   by `acnekit.assess.summarise` (the page calls it after every edit: one implementation).
 * ``POST /api/report``: multipart ``file`` (the photo) and ``assessment`` (the edited JSON)
   -> the self-contained HTML report.
+* ``POST /api/compare``: multipart ``before`` and ``after`` photos -> the comparison JSON
+  (`acnekit.web.compare_api`; page: ``/static/compare.html``).
 
-Errors are JSON ``{"error": code, "detail": message}``: 413 over the upload or pixel limit,
-422 for a non-image, corrupt photo or invalid assessment (the message names the problem),
-503 when all worker slots are taken.
+Errors are JSON ``{"error": code, "detail": message}``: 403 for a POST from another site's
+page (Origin check), 413 over the upload or pixel limit, 422 for a non-image, corrupt photo,
+implausible scale or invalid assessment (the message names the problem), 503 when all worker
+slots are taken (every POST takes one). Every response carries the same security headers
+(CSP, nosniff, no framing, no referrer). Uploads are kept in memory up to the upload limit,
+never spooled to disk.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartParser
 
 from acnekit import __version__
 from acnekit.errors import AcneKitError, DatasetError, ImageError
@@ -40,7 +46,8 @@ from acnekit.grading import HAYASHI_UPPER
 from acnekit.imageio import max_pixels_default
 from acnekit.scale import ScaleError
 from acnekit.web import service
-from acnekit.web.guard import Gate, Guard, HostCheck
+from acnekit.web.compare_api import PATH as COMPARE_PATH, add_compare_routes
+from acnekit.web.guard import Gate, Guard, HostCheck, OriginCheck, SecurityHeaders
 from acnekit.web.pool import WorkerPool
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -50,7 +57,8 @@ ASSESSMENT_LIMIT = 8 * MB  # an edited assessment JSON (tens of thousands of les
 QUEUE = 16  # uploads that may wait for a worker; more get 503
 log = logging.getLogger("acnekit.web")
 
-_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported",
+_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+          415: "unsupported",
           422: "invalid", 503: "busy"}
 
 
@@ -128,12 +136,21 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
     app = FastAPI(title="acnekit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Detect, count, size and grade acne lesions on a face photo; correct the circles; "
                               "export Acne04-v2 JSON and an HTML report.")
+    # Starlette spools a multipart file part over 1 MB to a temporary file on disk; the page
+    # promises photos are not stored, so parts stay in memory up to the body limit (the Guard
+    # refuses larger bodies before they are read, and admits at most workers + queue at once).
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size,
+                                         upload_limit + ASSESSMENT_LIMIT + FORM_SLACK)
     gate = Gate(workers + queue)
-    app.add_middleware(Guard, gate=gate, heavy_paths={"/api/assess", "/api/report"}, default_limit=ASSESSMENT_LIMIT,
+    app.add_middleware(Guard, gate=gate, heavy_paths={"/api/assess", "/api/report", "/api/summary", COMPARE_PATH},
+                       default_limit=ASSESSMENT_LIMIT,
                        limits={"/api/assess": upload_limit + FORM_SLACK,
-                               "/api/report": upload_limit + ASSESSMENT_LIMIT + FORM_SLACK})
+                               "/api/report": upload_limit + ASSESSMENT_LIMIT + FORM_SLACK,
+                               COMPARE_PATH: 2 * upload_limit + FORM_SLACK})
+    app.add_middleware(OriginCheck)
     if allowed_hosts is not None:
         app.add_middleware(HostCheck, allowed=set(allowed_hosts))
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so every response has the headers
     app.state.detector = detector
     app.state.pool = pool
 
@@ -150,6 +167,11 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
     async def _http_error(request: Request, exc: HTTPException):
         return _error(exc.status_code, _CODES.get(exc.status_code, "error"), str(exc.detail), exc.headers)
 
+    @app.exception_handler(ValueError)
+    async def _value_error(request: Request, exc: ValueError):  # e.g. an overflow in a client's numbers
+        log.warning("refused %s %s: %s", request.method, request.url.path, exc)
+        return _error(422, "invalid", f"invalid input ({type(exc).__name__}: {str(exc)[:200]})")
+
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception):
         log.exception("internal error on %s %s", request.method, request.url.path)
@@ -158,10 +180,7 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
     # ------------------------------------------------------------------ page
     @app.get("/", include_in_schema=False)
     async def index():
-        return FileResponse(STATIC / "index.html", media_type="text/html",
-                            headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
-                                                                "object-src 'none'; base-uri 'none'",
-                                     "X-Content-Type-Options": "nosniff"})
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -188,13 +207,15 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
         return JSONResponse(result)
 
     @app.post("/api/summary", summary="Recompute the summary of an edited assessment")
-    def summary(assessment: dict[str, Any] = Body(..., description="assessment JSON (images, annotations, "
-                                                                   "summary.scale)")):
-        return JSONResponse(service.resummarise(assessment, bands=bands, calibration=calibration))
+    async def summary(assessment: dict[str, Any] = Body(..., description="assessment JSON (images, annotations, "
+                                                                         "summary.scale)")):
+        result = await pool.run(service.resummarise, assessment, max_pixels=max_pixels, bands=bands,
+                                calibration=calibration)
+        return JSONResponse(result)
 
     @app.post("/api/report", summary="HTML report of an (edited) assessment", response_class=HTMLResponse,
               responses={413: {"description": "upload or image over the limit"},
-                         422: {"description": "bad photo or assessment, or they do not match"}})
+                         422: {"description": "bad photo or assessment, or they do not match (SHA-256 or size)"}})
     async def report(file: UploadFile = File(..., description="the photo that was assessed"),
                      assessment: UploadFile = File(..., description="the assessment JSON (as edited)")):
         raw = await _read_limited(assessment, ASSESSMENT_LIMIT, "assessment JSON")
@@ -208,5 +229,7 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
         return HTMLResponse(html, headers={"Content-Disposition":
                                            f'attachment; filename="{_download_name(name, "-report.html")}"'})
 
+    add_compare_routes(app, detector=detector, pool=pool, read_limited=_read_limited, upload_limit=upload_limit,
+                       max_pixels=max_pixels)
     return app
 

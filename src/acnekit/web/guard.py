@@ -7,6 +7,11 @@
   taken (``workers`` running plus ``queue`` waiting) the request is answered 503 with
   ``Retry-After`` before its body is read. Memory is thus bounded by the slot count times
   the upload limit, however many clients connect.
+* Origin (`OriginCheck`): a POST from a page of another site (its ``Origin`` or
+  ``Sec-Fetch-Site`` header says so) is answered 403 before its body is read, so a web page
+  elsewhere cannot fill the queue or run assessments through the user's browser.
+* Headers (`SecurityHeaders`): every response, error or page or static file, carries the
+  Content-Security-Policy, ``nosniff``, framing forbidden and no referrer.
 * Host (`HostCheck`): a server bound to this computer only answers requests whose ``Host``
   header names this computer, so a web page elsewhere cannot reach it through DNS rebinding.
 """
@@ -151,5 +156,71 @@ class HostCheck:
             if host_name(raw) not in self.allowed:
                 await send_error(send, 400, "bad_host", f"Host header {raw!r} is not allowed; this server answers "
                                  f"to {', '.join(sorted(self.allowed))}")
+                return
+        await self.app(scope, receive, send)
+
+
+CSP = ("default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'")
+SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer"),
+                    (b"cross-origin-resource-policy", b"same-origin")]
+
+
+class SecurityHeaders:
+    """Add `SECURITY_HEADERS` to every HTTP response (replacing any of the same name)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        names = {k for k, _ in SECURITY_HEADERS}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": headers + SECURITY_HEADERS}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def origin_host(origin: str) -> str | None:
+    """``host[:port]`` of an ``Origin`` header (lower case); None for ``null`` or junk."""
+    origin = origin.strip().lower()
+    scheme, sep, rest = origin.partition("://")
+    if not sep or scheme not in ("http", "https") or not rest or "/" in rest:
+        return None
+    return rest
+
+
+class OriginCheck:
+    """Answer 403 to a state-changing request sent by a page of another origin: its
+    ``Origin`` header names another host:port than the ``Host`` header (or is ``null``), or
+    ``Sec-Fetch-Site`` is ``cross-site``/``same-site``. Requests without these headers
+    (curl, scripts, the bench) pass: they are not a browser acting for another site."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            headers = {k: v.decode("latin-1") for k, v in scope.get("headers") or []}
+            origin, host = headers.get(b"origin"), headers.get(b"host", "").strip().lower()
+            fetch_site = headers.get(b"sec-fetch-site", "").strip().lower()
+            why = None
+            if origin is not None and origin_host(origin) != host:
+                why = f"Origin {origin[:100]!r} is not this server ({host[:100]!r})"
+            elif fetch_site in ("cross-site", "same-site"):
+                why = f"Sec-Fetch-Site is {fetch_site!r}"
+            if why:
+                await send_error(send, 403, "cross_origin", f"request from another site refused: {why}; use the page "
+                                 "this server serves")
                 return
         await self.app(scope, receive, send)
