@@ -161,7 +161,7 @@ def mesh_pass(img: Image.Image, roi) -> tuple[np.ndarray, float]:
     return from_roi(lm.reshape(-1, 3), roi, MESH_SIZE), presence
 
 
-def iris_pass(img: Image.Image, mesh_xy: np.ndarray, eye: str) -> np.ndarray:
+def iris_pass(img: Image.Image, mesh_xy: np.ndarray, eye: str, jitter: tuple[float, ...] = EYE_JITTER) -> np.ndarray:
     """(5, 2) iris points in photo pixels for one eye; the right eye is mirrored for the model
     (trained on left eyes), as MediaPipe does."""
     i0, i1 = EYE_CORNERS[eye]
@@ -170,7 +170,7 @@ def iris_pass(img: Image.Image, mesh_xy: np.ndarray, eye: str) -> np.ndarray:
     d = p1 - p0  # eye line, pointing right in the photo for both eyes
     flip = eye == "right"
     pts = []
-    for j in EYE_JITTER:  # a few ROI sizes, averaged: steadier than one crop (about +-5% each)
+    for j in jitter:  # a few ROI sizes, averaged: steadier than one crop (about +-5% each)
         roi = (float(mid[0]), float(mid[1]), float(np.linalg.norm(d)) * EYE_SCALE * j, math.atan2(d[1], d[0]))
         _, iris = _run("iris_landmark", roi_crop(img, roi, IRIS_SIZE, flip=flip))
         pts.append(from_roi(iris.reshape(5, 3), roi, IRIS_SIZE, flip=flip)[:, :2])
@@ -207,6 +207,8 @@ def find_face(rgb: np.ndarray, presence_min: float = PRESENCE_MIN) -> Face | Non
     if p < presence_min:
         return None
     face = Face(mesh, p, roi=roi)
-    for eye in EYE_CORNERS:
-        face.irises[eye] = iris_pass(img, mesh[:, :2], eye)
+    width = {e: float(np.linalg.norm(mesh[i1, :2] - mesh[i0, :2])) for e, (i0, i1) in EYE_CORNERS.items()}
+    near = max(width, key=width.get)
+    for eye in EYE_CORNERS:  # the nearer eye (the scale's) with jitter, the other (a check) once
+        face.irises[eye] = iris_pass(img, mesh[:, :2], eye, EYE_JITTER if eye == near else (1.0,))
     return face if f == 1 else face.scaled(f)
