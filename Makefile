@@ -5,7 +5,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PHOTO ?= ../shared/data/fullres
-OUT ?= assessments
+# OUT: output folder; empty = assessments/ for a photo, assessments/<folder name>/ for a folder
+OUT ?=
+# FORCE=1 replaces earlier results of the same photos; ARGS: more options, e.g. ARGS="--px-per-mm 12"
+FORCE ?=
+ARGS ?=
 
 .PHONY: setup test assess bench clean-venv
 
@@ -23,15 +27,23 @@ setup: $(BIN)/acnekit
 test: setup
 	$(BIN)/pytest
 
-# the main job: assess photos with the shipped model (PHOTO=file or folder, OUT=folder)
+# the main job: assess photos with the shipped model (PHOTO=file or folder; quoted, so spaces work)
 assess: setup
-	$(BIN)/acnekit assess $(PHOTO) --out $(OUT) --force
+	@photo="$(PHOTO)"; out="$(OUT)"; \
+	if [ -z "$$out" ]; then \
+	  if [ -d "$$photo" ]; then out="assessments/$$(basename "$$photo")"; else out=assessments; fi; \
+	fi; \
+	echo "$(BIN)/acnekit assess \"$$photo\" --out \"$$out\" $(if $(FORCE),--force) $(ARGS)"; \
+	$(BIN)/acnekit assess "$$photo" --out "$$out" $(if $(FORCE),--force) $(ARGS) || { rc=$$?; \
+	  echo "make assess: failed (exit $$rc); if earlier results are in the way: make assess PHOTO=... FORCE=1" >&2; \
+	  exit $$rc; }
 
 bench: setup
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/bench_detector.py
 	$(BIN)/python bench/bench_assess.py
+	$(BIN)/python bench/bench_compare.py
 
 clean-venv:
 	rm -rf $(VENV)

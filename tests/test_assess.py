@@ -88,9 +88,13 @@ def test_assess_synthetic_three_outputs_consistent(tmp_path, det):
     assert "calibrated_grade" not in s
     p = 100 * s["total_area_px2"] / (320 * 240)
     assert s["severity"]["score"] == pytest.approx(severity_score(3, p))
-    assert s["model"] == {"name": "fake-red-discs", "working_scale": {"rule": "area", "area": 409600},
-                          "score_threshold": 0.5, "graded": {"name": "fake-graded", "threshold": 0.5}}
-    assert s["scale"]["px_per_mm"] == 4.0 and s["scale"]["source"] == "given"
+    ws = s["model"].pop("working_scale")
+    assert s["model"] == {"name": "fake-red-discs", "score_threshold": 0.5,
+                          "graded": {"name": "fake-graded", "threshold": 0.5}}
+    # no face on a synthetic photo: the area rule, with the reason
+    assert ws["rule"] == "area" and ws["area"] == 409600 and "no face found" in ws["reason"]
+    assert s["face"]["found"] is False and s["regions"] is None
+    assert s["scale"]["px_per_mm"] == 4.0 and s["scale"]["source"] == "manual"
 
     html = (out / "report.html").read_text()
     assert "data:image/jpeg;base64," in html and "face.png" in html and "<svg" in html

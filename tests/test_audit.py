@@ -98,7 +98,16 @@ def test_coincident_pairs(a, b, dup):
     found = coincident_circles(ds_with({"x.jpg": [a, b, [500, 500, 3]]}))
     assert (len(found) == 1) == dup
     if dup:
-        assert found[0]["file_name"] == "x.jpg" and {found[0]["a"], found[0]["b"]} == {0, 1}
+        assert found[0]["file_name"] == "x.jpg" and found[0]["ids"] == [0, 1] and found[0]["circles"] == 2
+
+
+def test_coincident_copies_are_one_group_not_quadratic_pairs():
+    # 200 copies of one circle and a near twin, in one image; a lone copy pair in another
+    c = [[100, 100, 10]] * 200 + [[100.5, 100, 10], [300, 300, 5]]
+    found = coincident_circles(ds_with({"a.jpg": c, "b.jpg": [[7, 7, 2], [7, 7, 2]]}), block=7)
+    assert [(g["file_name"], g["circles"]) for g in found] == [("a.jpg", 201), ("b.jpg", 2)]
+    assert found[0]["ids"] == list(range(201)) and found[0]["max_distance"] == 0.5
+    assert found[1]["max_distance"] == 0.0
 
 
 def test_coincident_matches_brute_force_and_stays_within_images():
@@ -109,13 +118,14 @@ def test_coincident_matches_brute_force_and_stays_within_images():
         r = rng.uniform(5, 7, 60)
         circles[f"im{k}.jpg"] = np.column_stack([xy, r])
     ds = ds_with(circles)
-    fast = {(p["file_name"], p["a"], p["b"]) for p in coincident_circles(ds)}
+    fast = {(p["file_name"], tuple(p["ids"])) for p in coincident_circles(ds, block=50)}
     brute = set()
     for name, c in circles.items():
         d = np.hypot(c[:, None, 0] - c[None, :, 0], c[:, None, 1] - c[None, :, 1])
         rr = np.maximum(c[:, None, 2], c[None, :, 2])
         ok = (d <= 1.0) & (np.abs(c[:, None, 2] - c[None, :, 2]) <= 0.2 * rr)
-        brute |= {(name, int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(ok, 1)))}
+        pairs = np.argwhere(np.triu(ok, 1))
+        brute |= {(name, tuple(g)) for g in map(sorted, groups_from_pairs(len(c), pairs))}
     assert fast == brute and len(brute) > 10
 
 

@@ -99,7 +99,7 @@ def test_folder_sizes_from_photos(tmp_path):
 def test_real_round_trip_with_reference(real_json, tmp_path):
     ref, _ = read_dataset(real_json, keep_outside=True)
     out = write_dataset(ref, "yolo", tmp_path / "yolo")
-    assert sorted(p.name for p in out.iterdir()) == ["classes.txt", "data.yaml", "labels"]
+    assert sorted(p.name for p in out.iterdir()) == [".acnekit-files.json", "classes.txt", "data.yaml", "labels"]
     assert len(list((out / "labels").iterdir())) == 1204
     back, _ = read_dataset(out, reference=real_json, keep_outside=True)
     assert back.n_lesions == 32443

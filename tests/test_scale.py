@@ -7,7 +7,7 @@ from acnekit.scale import NO_SCALE_NOTE, Scale, ScaleError, check_in_image, from
 
 def test_px_per_mm_given():
     s = resolve_scale(px_per_mm=12.5)
-    assert s.known and s.px_per_mm == 12.5 and s.source == "given"
+    assert s.known and s.px_per_mm == 12.5 and s.source == "manual"
     assert s.to_dict()["units"] == "mm"
 
 

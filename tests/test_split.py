@@ -14,6 +14,7 @@ from acnekit.circles import Circles
 from acnekit.cli import main
 from acnekit.dataset import AcneDataset, ImageRecord, load_dataset
 from acnekit.errors import DatasetError, OutputError
+from acnekit.atomic import MANIFEST
 from acnekit.split import make_split, split_files, strata_labels, write_files
 
 
@@ -109,7 +110,7 @@ def test_files_are_complete_acne04_subsets(tmp_path):
     files = split_files(s, ds, manifest={"seed": 1})
     write_files(tmp_path / "out", files)
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == sorted(files)  # no staging folder left
+    assert sorted(p.name for p in out.iterdir()) == sorted([*files, MANIFEST])  # no staging folder left
     all_names = {im.file_name for im in ds}
     vals = []
     for k in range(3):
@@ -233,3 +234,15 @@ def test_cli_split_near_duplicates_with_near_bits(tmp_path, capsys):
     assert sorted([names[1], names[6]]) in json.loads(capsys.readouterr().out)["kept_together"]
     assert main(["split", path, "--out", str(tmp_path / "p"), "--folds", "2", "--near-bits", "30"]) == 2
     assert "--near-bits needs --images" in capsys.readouterr().err
+
+
+def test_force_removes_an_earlier_splits_extra_folds_only(tmp_path):
+    ds = dataset()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fold9_mine.txt").write_text("mine\n")
+    write_files(out, split_files(make_split(ds, folds=5, seed=1), ds, manifest={}))
+    assert (out / "fold4_val.json").exists()
+    write_files(out, split_files(make_split(ds, folds=3, seed=1), ds, manifest={}), overwrite=True)
+    assert not (out / "fold4_val.json").exists() and (out / "fold2_val.json").exists()
+    assert (out / "fold9_mine.txt").read_text() == "mine\n"

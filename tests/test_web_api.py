@@ -246,7 +246,8 @@ def test_summary_recomputes_after_edits(client):
     rad = [x["radius"] for x in got["annotations"]]
     graded = [x.get("graded", False) for x in got["annotations"]]
     assert graded[2] is False  # added by hand: not graded
-    want = summarise(Circles(xy, rad), 320, 240, graded=graded, px_per_mm=4, model=a["summary"]["model"])
+    want = summarise(Circles(xy, rad), 320, 240, graded=graded, px_per_mm=4, model=a["summary"]["model"],
+                     face=a["summary"]["face"])  # the face record is carried over
     edits = got["summary"].pop("edits")
     assert got["summary"] == json.loads(json.dumps(want))
     assert edits == {"detected": 3, "added": 0, "removed": 0, "outside_skin": 0, "counted": 3}
@@ -435,7 +436,7 @@ def test_openapi_fuzz_no_server_errors(det):
             assert r.status_code < 500, f"{case.method} {case.path}: {r.status_code} {r.text[:300]}"
 
         check()
-    assert set(seen) == {"/api/health", "/api/assess", "/api/summary", "/api/report"}
+    assert set(seen) == {"/api/health", "/api/assess", "/api/summary", "/api/report", "/api/compare"}
 
 
 # ---------------------------------------------------------------------------- hardening (issue 18)

@@ -5,8 +5,9 @@ Checks (each returns plain JSON-ready data):
 - filename grade prefix (ACNE04's ``levleN_``) versus the Hayashi grade of the circle count;
 - circles out of bounds: invalid ones (centre outside the image, radius larger than it, as the
   lenient loader found them) and, for information, valid circles whose disc crosses the border;
-- coincident duplicate circles: two circles of one image whose centres are within `COINCIDENT_PX`
-  and whose radii differ by at most `COINCIDENT_RADIUS` (relative to the larger).
+- coincident duplicate circles: circles of one image whose centres are within `COINCIDENT_PX`
+  and whose radii differ by at most `COINCIDENT_RADIUS` (relative to the larger), reported as
+  groups (memory linear in the annotations, however many copies a file holds).
 
 Geometry checks run on the recorded coordinates (the scale the annotators worked at).
 """
@@ -107,58 +108,85 @@ def out_of_bounds(ds: AcneDataset, issues: list) -> dict:
 
 
 def coincident_circles(ds: AcneDataset, max_dist: float = COINCIDENT_PX,
-                       max_rel_radius: float = COINCIDENT_RADIUS) -> list[dict]:
-    """Pairs of circles in one image with centres within ``max_dist`` px and radii within
-    ``max_rel_radius`` of the larger. Grid hashing: each circle is compared only with circles
-    in its own and the 8 neighbouring cells of side ``max_dist`` (linear in the annotations)."""
+                       max_rel_radius: float = COINCIDENT_RADIUS, block: int = 100_000) -> list[dict]:
+    """Groups of coincident circles: circles of one image linked when their centres are within
+    ``max_dist`` px and their radii within ``max_rel_radius`` of the larger, grouped into
+    connected sets (so k copies of one circle are one group of k, not k(k-1)/2 pairs).
+
+    Memory stays linear in the annotations however duplicate-heavy the file: exact copies
+    (same image, x, y, r) are collapsed first; the distinct circles are then compared only with
+    those in their own and the 8 neighbouring grid cells of side ``max_dist``, ``block`` query
+    circles at a time, and each candidate pair is tested as soon as it is made."""
     sizes = ds.counts()
     if sizes.sum() == 0:
         return []
     img = np.repeat(np.arange(len(ds)), sizes)
-    xy = np.concatenate([im.circles.xy for im in ds.images])
-    r = np.concatenate([im.circles.radius for im in ds.images])
-    local = np.concatenate([np.arange(n) for n in sizes])
-    cell = np.floor(xy / max_dist).astype(np.int64) + 1
+    xyr = np.concatenate([im.circles.xyr for im in ds.images])
+    uniq, inverse = np.unique(np.column_stack([img.astype(np.float64), xyr]), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    uimg, uxy, ur = uniq[:, 0].astype(np.int64), uniq[:, 1:3], uniq[:, 3]
+    cell = np.floor(uxy / max_dist).astype(np.int64)
     cell -= cell.min(axis=0) - 1  # >= 1, so that neighbour -1 stays >= 0
     span = cell.max(axis=0) + 2
     if float(len(ds)) * float(span[0]) * float(span[1]) >= 2.0**62:
         raise ValueError("coordinates too large for the grid index")
-    key = (img * span[0] + cell[:, 0]) * span[1] + cell[:, 1]
+    key = (uimg * span[0] + cell[:, 0]) * span[1] + cell[:, 1]
     order = np.argsort(key, kind="stable")
     skey = key[order]
-    found_i, found_j = [], []
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            target = key + dx * span[1] + dy
-            lo = np.searchsorted(skey, target, "left")
-            hi = np.searchsorted(skey, target, "right")
-            n = hi - lo
-            if not n.any():
-                continue
-            i = np.repeat(np.arange(len(key)), n)
-            offset = np.arange(len(i)) - np.repeat(np.cumsum(n) - n, n)
-            j = order[np.repeat(lo, n) + offset]
-            found_i.append(i)
-            found_j.append(j)
-    i = np.concatenate(found_i)
-    j = np.concatenate(found_j)
-    keep = i < j
-    i, j = i[keep], j[keep]
-    d = np.hypot(*(xy[i] - xy[j]).T)
-    rr = np.maximum(r[i], r[j])
-    ok = (d <= max_dist) & (np.abs(r[i] - r[j]) <= max_rel_radius * rr)
+    pi, pj, pd = [], [], []
+    for start in range(0, len(skey), block):
+        q = np.arange(start, min(start + block, len(skey)))  # positions in the sorted order
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                target = skey[q] + dx * span[1] + dy
+                lo = np.searchsorted(skey, target, "left")
+                n = np.searchsorted(skey, target, "right") - lo
+                if not n.any():
+                    continue
+                i = np.repeat(q, n)
+                j = np.repeat(lo, n) + np.arange(len(i)) - np.repeat(np.cumsum(n) - n, n)
+                keep = i < j
+                i, j = order[i[keep]], order[j[keep]]
+                d = np.hypot(*(uxy[i] - uxy[j]).T)
+                ok = (d <= max_dist) & (np.abs(ur[i] - ur[j]) <= max_rel_radius * np.maximum(ur[i], ur[j]))
+                pi.append(i[ok])
+                pj.append(j[ok])
+                pd.append(d[ok])
+    pi = np.concatenate(pi) if pi else np.zeros(0, np.int64)
+    pj = np.concatenate(pj) if pj else np.zeros(0, np.int64)
+    pd = np.concatenate(pd) if pd else np.zeros(0)
+    label = _components(len(uniq), pi, pj)
+    far = np.zeros(len(uniq))
+    np.maximum.at(far, label[pi], pd)
+    group = label[inverse]  # per annotation
+    members = np.bincount(group, minlength=len(uniq))
+    local = np.concatenate([np.arange(n) for n in sizes])
     out = []
-    for a, b, dist in zip(i[ok].tolist(), j[ok].tolist(), d[ok].tolist()):
-        im = ds.images[img[a]]
-        ids = im.ann_ids
-        ka, kb = int(local[a]), int(local[b])
-        out.append({
-            "file_name": im.file_name,
-            "a": int(ids[ka]) if ids is not None else ka,
-            "b": int(ids[kb]) if ids is not None else kb,
-            "distance": round(dist, 3),
-            "radius_a": float(r[a]),
-            "radius_b": float(r[b]),
-        })
-    out.sort(key=lambda p: (p["file_name"], p["a"], p["b"]))
+    idx = np.flatnonzero(members[group] >= 2)
+    idx = idx[np.argsort(group[idx], kind="stable")]
+    for part in np.split(idx, np.flatnonzero(np.diff(group[idx])) + 1) if len(idx) else []:
+        im = ds.images[img[part[0]]]
+        ids = [int(im.ann_ids[k]) if im.ann_ids is not None else int(k) for k in local[part]]
+        r = xyr[part, 2]
+        out.append({"file_name": im.file_name, "ids": sorted(ids), "circles": len(part),
+                    "max_distance": round(float(far[group[part[0]]]), 3),
+                    "radius_min": float(r.min()), "radius_max": float(r.max())})
+    out.sort(key=lambda g: (g["file_name"], g["ids"][0]))
     return out
+
+
+def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected-component label (the smallest member) of each of ``n`` nodes linked by edges (i, j)."""
+    label = np.arange(n)
+    while len(i):
+        low = np.minimum(label[i], label[j])
+        new = label.copy()
+        np.minimum.at(new, i, low)
+        np.minimum.at(new, j, low)
+        new = new[new]
+        if np.array_equal(new, label):
+            break
+        label = new
+    while not np.array_equal(label[label], label):
+        label = label[label]
+    return label

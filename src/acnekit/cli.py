@@ -8,11 +8,13 @@ Exit codes: 0 success, 1 the checked thing has problems (`audit` found some),
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import pkgutil
 import sys
+import warnings
 
-from acnekit.errors import AcneKitError
+from acnekit.errors import AcneKitError, AcneKitWarning
 from acnekit.heap import keep_freed_memory
 
 
@@ -31,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"acnekit.commands.{info.name}")
         module.register(sub)
+    for name, p in sub.choices.items():  # --debug after the subcommand too (SUPPRESS: absent keeps the top one)
+        if "--debug" not in p._option_string_actions:
+            p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     return parser
 
 
@@ -40,6 +45,18 @@ def _version() -> str:
     return __version__
 
 
+# errors of the machine rather than of acnekit: one line, exit 2, like a user error
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _show_warnings(command: str):
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, AcneKitWarning):
+            print(f"acnekit {command}: warning: {message}", file=sys.stderr)
+        else:
+            _default(message, category, filename, lineno, file, line)
+    _default = warnings.showwarning
+    return show
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     from acnekit.engines.staging import Terminated, signals_as_exceptions
 
     try:
-        with signals_as_exceptions():  # SIGTERM / SIGHUP unwind like Ctrl-C: temporary outputs are removed
+        # SIGTERM / SIGHUP unwind like Ctrl-C: temporary outputs are removed
+        with signals_as_exceptions(), warnings.catch_warnings():
+            warnings.simplefilter("always", AcneKitWarning)
+            warnings.showwarning = _show_warnings(args.command)
             return int(args.func(args) or 0)
     except AcneKitError as exc:
         if args.debug:
@@ -68,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + exc.signum
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a write or read the machine refused (full disk, read-only folder)
+        if args.debug or exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"acnekit {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -45,3 +45,8 @@ class ModelError(AcneKitError):
 
 class OutputError(AcneKitError):
     """An output cannot be written (exists already, unwritable folder, would overwrite an input)."""
+
+
+class AcneKitWarning(UserWarning):
+    """Something the user should know about an input that is still used (e.g. a grayscale
+    photo). The CLI prints each as one ``warning:`` line on stderr."""

@@ -7,6 +7,10 @@
 - A pixel limit guards against decompression bombs: images with more than ``max_pixels``
   pixels (default 64 MP, or ``$ACNEKIT_MAX_PIXELS``) are refused before decoding.
 - Missing, empty, corrupt, truncated or non-image files raise `ImageError` naming the file.
+- Photos without full colour (grayscale, black-and-white, palette, 16-bit or float modes, or
+  an RGB file whose three channels are equal) are read all the same, with a note
+  (`read_image_info`, `colour_note`) and an `AcneKitWarning`: the detector was trained on
+  colour photos and finds far fewer lesions on them.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from acnekit.atomic import atomic_write_bytes
-from acnekit.errors import ImageError
+from acnekit.errors import AcneKitWarning, ImageError
 
 DEFAULT_MAX_PIXELS = 64_000_000
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -89,14 +93,39 @@ def _check_pixels(w: int, h: int, name: str, max_pixels: int | None) -> None:
     if w * h > limit:
         raise ImageError(
             f"image is {w}x{h} = {w * h / 1e6:.1f} MP, over the pixel limit of {limit / 1e6:.1f} MP "
-            "(raise it with --max-pixels or $ACNEKIT_MAX_PIXELS)",
+            "(raise the limit with $ACNEKIT_MAX_PIXELS, or --max-pixels in assess and serve)",
             path=name,
         )
+
+
+_MODE_KIND = {"1": "black-and-white", "L": "grayscale", "LA": "grayscale", "La": "grayscale",
+              "P": "palette (at most 256 colours)", "PA": "palette (at most 256 colours)",
+              "I": "32-bit grayscale", "F": "floating-point grayscale"}
+
+
+def colour_note(mode: str, rgb: np.ndarray | None = None) -> str | None:
+    """Why a photo of this Pillow ``mode`` (and decoded ``rgb``) lacks full colour, or None."""
+    kind = _MODE_KIND.get(mode) or ("16-bit grayscale" if mode.startswith("I;16") else None)
+    if kind is None and rgb is not None and rgb.ndim == 3 and rgb.shape[2] == 3:
+        view = rgb[::4, ::4]
+        if view.size and (view[..., 0] == view[..., 1]).all() and (view[..., 1] == view[..., 2]).all():
+            kind = "grayscale (three equal channels)"
+    if kind is None:
+        return None
+    return (f"{kind} photo (mode {mode}): the detector was trained on colour photos and finds far fewer "
+            "lesions without colour; use the colour original")
 
 
 def read_image(source: str | Path | bytes, *, name: str | None = None,
                max_pixels: int | None = None) -> np.ndarray:
     """Decode a photo to an upright (H, W, 3) uint8 RGB array."""
+    return read_image_info(source, name=name, max_pixels=max_pixels, warn=False)[0]
+
+
+def read_image_info(source: str | Path | bytes, *, name: str | None = None, max_pixels: int | None = None,
+                    warn: bool = True) -> tuple[np.ndarray, str | None]:
+    """`read_image`, and the photo's `colour_note` (None for a colour photo). With ``warn`` a
+    note is also issued as an `AcneKitWarning` naming the photo (the CLI prints one line)."""
     name = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "<upload>")
     img = _open(source, name)
     try:
@@ -104,15 +133,20 @@ def read_image(source: str | Path | bytes, *, name: str | None = None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             img.load()
+            mode = img.mode
             upright = ImageOps.exif_transpose(img) or img
             # to an array before the file is closed: upright / to_rgb may return `img` itself
-            return np.array(to_rgb(upright), dtype=np.uint8)
+            rgb = np.array(to_rgb(upright), dtype=np.uint8)
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"corrupt or truncated image ({exc})", path=name) from None
     finally:
         img.close()
+    note = colour_note(mode, rgb)
+    if note and warn:
+        warnings.warn(AcneKitWarning(f"{name}: {note}"), stacklevel=2)
+    return rgb, note
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

@@ -81,6 +81,28 @@ def _sizes_table(sizes: dict[str, Any]) -> str:
     return f"<table><tr><th></th>{head}</tr>{body}</table>"
 
 
+def _regions_html(s: dict[str, Any]) -> str:
+    """Face and per-region figures (``summary.face``, ``summary.regions``); empty for old JSON."""
+    face, regions = s.get("face"), s.get("regions")
+    if not face:
+        return ""
+    if not face.get("found"):
+        return f"<h2>Face</h2><p><small>{_e(face.get('note', 'no face found'))}</small></p>"
+    out = (f"<h2>Face regions</h2><p><small>Lesions outside the facial-skin mask (hair, background, eyes, "
+           f"brows, lips, nostrils) are kept in assessment.json with in_skin false and not counted: "
+           f"{_f(face.get('outside_skin', 0))} here.</small></p>")
+    if regions:
+        mm = any("area_mm2" in r for r in regions.values())
+        head = ("<tr><th>region</th><th>lesions</th><th>lesion area (" + ("mm²" if mm else "px²") + ")</th>"
+                "<th>skin area (cm²)</th><th>lesions per cm²</th></tr>")
+        body = "".join(f"<tr><th>{_e(n.replace('_', ' '))}</th><td class='num'>{_f(r.get('count'))}</td>"
+                       f"<td class='num'>{_f(r.get('area_mm2', r.get('area_px2')), 1)}</td>"
+                       f"<td class='num'>{_f(r.get('skin_area_cm2'), 1)}</td><td class='num'>{_f(r.get('per_cm2'), 3)}</td></tr>"
+                       for n, r in regions.items())
+        out += f"<table>{head}{body}</table><p><small>left/right: the subject's own sides.</small></p>"
+    return out
+
+
 def _bands_table(grade: dict[str, Any], what: str = "lesion count") -> str:
     probs = grade.get("probabilities")
     cells = []
@@ -130,7 +152,9 @@ def render_report(assessment: dict[str, Any], rgb: np.ndarray, *, image_bytes: b
     rows.append(("severity score (0–100)", _f(sev["score"], 1)))
     key = ("<p><small>Circles: <span class='key-graded'>cyan, thick</span> = counted by the grade; "
            "<span class='key-other'>green</span> = other detected lesions.</small></p>") if grade else ""
-    scale_txt = (f"{_f(sc['px_per_mm'], 3)} px/mm ({_e(sc['source'])})" if mm else _e(sc.get("note", "")))
+    unc = f" &plusmn; {_f(sc['uncertainty'], 2)}" if sc.get("uncertainty") else ""
+    scale_txt = (f"{_f(sc['px_per_mm'], 3)}{unc} px/mm ({_e(sc['source'])})" + (f"; {_e(sc['note'])}" if sc.get("note") else "")
+                 if mm else _e(sc.get("note") or ""))
     ws = model.get("working_scale") or {}
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>acnekit assessment: {_e(im['file_name'])}</title>
@@ -140,6 +164,7 @@ def render_report(assessment: dict[str, Any], rgb: np.ndarray, *, image_bytes: b
 <img class="photo" alt="photo with the {_f(s['count'])} detected lesions circled" src="data:image/jpeg;base64,{b64}">
 {key}<p><small>Display copy; lesion coordinates in assessment.json are in the photo's own pixels.</small></p>
 <h2>Summary</h2><table>{_rows(rows)}</table>
+{_regions_html(s)}
 <h2>Lesion sizes</h2>{_sizes_table(s['sizes'])}
 {histogram_svg(s['sizes']['histogram'])}
 {_grade_html(grade, band)}

@@ -1,6 +1,8 @@
 """Physical scale of a photo: pixels per millimetre.
 
-Given directly (``--px-per-mm 12.5``) or measured from two points on a ruler seen in the
+Sources, in this order: given directly (``--px-per-mm``, source ``manual``) or by a ruler
+(``--ruler``, source ``ruler``); else measured from the iris by `acnekit.face` (source
+``iris``, with an uncertainty); else none. Given directly (``--px-per-mm 12.5``) or measured from two points on a ruler seen in the
 photo and the distance between them in millimetres (``--ruler X1,Y1,X2,Y2,MM``):
 ``px_per_mm = hypot(x2 - x1, y2 - y1) / MM``. Ruler points are pixels of the upright photo
 (after EXIF orientation), the same coordinates as the lesion circles.
@@ -17,6 +19,7 @@ from typing import Any, Sequence
 from acnekit.errors import AcneKitError, short_repr
 
 NO_SCALE_NOTE = "no physical scale given (--px-per-mm or --ruler): sizes are in pixels only"
+SOURCES = ("manual", "ruler", "iris", "none")
 
 
 class ScaleError(AcneKitError):
@@ -25,25 +28,28 @@ class ScaleError(AcneKitError):
 
 @dataclass(frozen=True)
 class Scale:
-    """``px_per_mm`` None when unknown; ``source`` is ``"none"``, ``"given"`` or ``"ruler"``."""
+    """``px_per_mm`` None when unknown; ``source`` one of `SOURCES`; ``uncertainty`` one sd in
+    px/mm (iris scale); ``note`` says how the scale was found or why there is none."""
 
     px_per_mm: float | None = None
     source: str = "none"
     ruler: tuple[float, float, float, float, float] | None = None  # x1, y1, x2, y2, mm
+    uncertainty: float | None = None
+    note: str | None = None
 
     @property
     def known(self) -> bool:
         return self.px_per_mm is not None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"px_per_mm": self.px_per_mm, "source": self.source}
+        out: dict[str, Any] = {"px_per_mm": self.px_per_mm, "source": self.source,
+                               "uncertainty": self.uncertainty}
         if self.ruler is not None:
             x1, y1, x2, y2, mm = self.ruler
             out["ruler"] = {"p1": [x1, y1], "p2": [x2, y2], "mm": mm,
                             "length_px": math.hypot(x2 - x1, y2 - y1)}
         out["units"] = "mm" if self.known else "px"
-        if not self.known:
-            out["note"] = NO_SCALE_NOTE
+        out["note"] = self.note if self.note else (None if self.known else NO_SCALE_NOTE)
         return out
 
 
@@ -58,7 +64,14 @@ def _positive(value: Any, what: str) -> float:
 
 
 def from_px_per_mm(value: Any) -> Scale:
-    return Scale(_positive(value, "--px-per-mm"), "given")
+    return Scale(_positive(value, "--px-per-mm"), "manual")
+
+
+def from_iris(px_per_mm: float | None, uncertainty: float | None, note: str) -> Scale:
+    """The iris scale measured by `acnekit.face.iris.iris_scale` (none when ``px_per_mm`` is None)."""
+    if px_per_mm is None:
+        return Scale(note=f"{note}; no --px-per-mm or --ruler given: sizes are in pixels only")
+    return Scale(float(px_per_mm), "iris", uncertainty=uncertainty, note=note)
 
 
 def parse_ruler(text: str | Sequence[Any]) -> tuple[float, float, float, float, float]:

@@ -11,15 +11,12 @@ result depends only on the seed and the set of file names, not on their order in
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from acnekit.atomic import check_output
+from acnekit.atomic import check_output, write_tree
 from acnekit.dataset import AcneDataset
 from acnekit.errors import DatasetError, OutputError
 from acnekit.grading import HAYASHI_UPPER, filename_grade, hayashi_grade
@@ -159,29 +156,16 @@ def split_files(split: Split, ds: AcneDataset, *, manifest: dict) -> dict[str, s
 
 def write_files(out_dir: str | Path, files: dict[str, str], *, overwrite: bool = False,
                 inputs: list[str | Path] = ()) -> list[Path]:
-    """Write all ``files`` into ``out_dir`` as one step: every file is first written complete
-    into a staging folder inside ``out_dir``, then renamed into place; on any failure nothing
-    (no partial file) is left. Refuses existing outputs unless ``overwrite``, and inputs always."""
+    """Write all ``files`` into ``out_dir`` as one step (`acnekit.atomic.write_tree`): every
+    file is first written complete, then moved into place; on any failure nothing (no partial
+    file) is left and replaced files are put back. Refuses existing outputs unless
+    ``overwrite``, and inputs always; other files in ``out_dir`` are never touched, except the
+    files an earlier split wrote there and this one does not (with ``overwrite``)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputError("--out must be a folder", path=out)
-    targets = [out / name for name in files]
-    for t in targets:
+    for t in (out / name for name in files):
         check_output(t, overwrite=overwrite, inputs=inputs)
-    try:
-        out.mkdir(parents=False, exist_ok=True)
-    except FileNotFoundError:
-        raise OutputError("parent folder does not exist", path=out.parent) from None
-    except OSError as exc:
-        raise OutputError(f"cannot create folder ({exc.strerror})", path=out) from None
-    stage = Path(tempfile.mkdtemp(prefix=".split-", dir=out))
-    try:
-        for name, text in files.items():
-            (stage / name).write_text(text, encoding="utf-8")
-        for name in files:
-            os.replace(stage / name, out / name)
-    except OSError as exc:
-        raise OutputError(f"cannot write ({exc.strerror})", path=out) from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return targets
+    write_tree(out, {name: text.encode("utf-8") for name, text in files.items()}, overwrite=overwrite,
+               inputs=inputs, kind="split")  # with --force, an earlier split's extra folds go too
+    return [out / name for name in files]

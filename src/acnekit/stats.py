@@ -43,12 +43,14 @@ def dataset_stats(
     n_image_records: int | None = None,
     issues: list | None = None,
     no_photo: tuple[int, int] = (0, 0),
+    scores=None,
 ) -> dict:
     """All figures of `acnekit stats` as a JSON-ready dict.
 
     ``n_annotations`` / ``n_image_records``: totals in the file (defaults: what ``ds`` holds).
     ``issues``: problems the lenient loader repaired (their count is reported as invalid).
     ``no_photo``: (images, lesions) left out because their photo is not in the --images folder.
+    ``scores``: the `acnekit.scores.ScoreFilter` applied to ``ds`` (circles below it left out).
     """
     counts = ds.counts()
     radii = np.concatenate([im.circles.radius for im in ds.images]) if len(ds) else np.zeros(0)
@@ -62,11 +64,14 @@ def dataset_stats(
         "lesions_valid": valid,
         "images_no_photo": no_photo[0],
         "lesions_no_photo": no_photo[1],
+        "lesions_below_threshold": scores.dropped if scores is not None else 0,
         "problems": len(issues),
         "problems_by_kind": _by_kind(issues),
         "lesions_per_image": _summary(counts.astype(float), COUNT_PERCENTILES),
         "radius_px": _summary(radii, RADIUS_PERCENTILES),
     }
+    if scores is not None and scores.source != "no scores":
+        out["scores"] = {**scores.to_dict(), "note": scores.describe()}
     if px_per_mm is not None:
         if not px_per_mm > 0:
             raise ValueError(f"px_per_mm must be positive, got {px_per_mm}")
@@ -108,13 +113,17 @@ def format_stats(s: dict) -> str:
         img += f" ({', '.join(left)}; left out of the figures below)"
     lines.append(img)
     les = f"lesions: {s['lesions']:,} annotations"
-    invalid = s["lesions"] - s["lesions_valid"] - s["lesions_no_photo"]
+    below = s.get("lesions_below_threshold", 0)
+    invalid = s["lesions"] - s["lesions_valid"] - s["lesions_no_photo"] - below
     kinds = ", ".join(f"{k}: {v}" for k, v in s["problems_by_kind"].items())
     left = [f"{invalid:,} invalid"] if invalid else []
     left += [f"{s['lesions_no_photo']:,} on images without a photo"] if s["lesions_no_photo"] else []
+    left += [f"{below:,} scoring below the threshold"] if below else []
     if left:
         les += f" ({', '.join(left)}; left out of the figures below)"
     lines.append(les)
+    if s.get("scores"):
+        lines.append(f"scores: {s['scores']['note']}")
     if s["problems"]:
         lines.append(f"problems: {s['problems']} found and repaired or dropped ({kinds}); "
                      "see `acnekit validate FILE`")

@@ -11,8 +11,6 @@ once; the others are assessed, each photo's folder appearing whole as soon as it
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import shutil
@@ -22,6 +20,7 @@ from pathlib import Path
 from acnekit.assess import (JSON_NAME, MIN_SIDE, OUTPUT_NAMES, check_out_dir, check_score_thr, commit, make_parent,
                             write_files)
 from acnekit.atomic import check_output
+from acnekit.csvsafe import csv_text
 from acnekit.commands._common import add_tta_arg, apply_tta, print_json
 from acnekit.errors import AcneKitError, ImageError
 from acnekit.grading import HAYASHI_UPPER, parse_bands
@@ -36,7 +35,8 @@ from acnekit.scale import resolve_scale
 SUMMARY_CSV = "summary.csv"
 STAGE_PATTERNS = (".acnekit-assess.*.tmp",)
 CSV_COLUMNS = ("file", "out_dir", "width", "height", "count", "total_area_px2", "total_area_mm2", "grade",
-               "grade_name", "graded_count", "count_band_grade", "severity", "px_per_mm", "model", "score_threshold")
+               "grade_name", "graded_count", "count_band_grade", "severity", "px_per_mm", "model", "score_threshold",
+               "scale_source", "face_found", "outside_skin", "working_scale_rule")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,6 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_tta_arg(p)
     p.add_argument("--bands", default=",".join(map(str, HAYASHI_UPPER)), metavar="5,20,50",
                    help="grade bands: inclusive upper lesion counts of each grade but the last (default 5,20,50)")
+    p.add_argument("--no-face", action="store_true",
+                   help="skip face analysis (no iris scale, skin mask, regions; photo-area working scale)")
+    p.add_argument("--mask-overlay", action="store_true",
+                   help="dim the photo outside the facial-skin mask in annotated.jpg")
     p.add_argument("--max-pixels", type=int, metavar="N", help="refuse photos with more pixels (default 64 MP)")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
     p.add_argument("--json", action="store_true", help="print the summaries as JSON instead of one line per photo")
@@ -106,7 +110,10 @@ def _csv_row(photo: Path, out: Path, d: dict) -> list:
             "" if s["total_area_mm2"] is None else f"{s['total_area_mm2']:.4f}", g.get("grade", ""),
             g.get("name", ""), g.get("count", ""), band.get("grade", ""), f"{s['severity']['score']:.2f}",
             "" if s["scale"]["px_per_mm"] is None else s["scale"]["px_per_mm"], s["model"]["name"],
-            s["model"]["score_threshold"]]
+            s["model"]["score_threshold"], s["scale"].get("source", ""),
+            "" if s.get("face") is None else int(bool(s["face"].get("found"))),
+            "" if s.get("face") is None else s["face"].get("outside_skin", ""),
+            (s["model"].get("working_scale") or {}).get("rule", "")]
 
 
 def _complete(target: Path) -> dict | None:
@@ -121,11 +128,8 @@ def _complete(target: Path) -> dict | None:
 
 
 def _summary_csv(rows: list[list]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS + ("status", "error"))
-    w.writerows(rows)
-    return buf.getvalue().encode("utf-8")
+    """summary.csv, formula-safe (`acnekit.csvsafe`): a photo named ``=...`` never runs in a spreadsheet."""
+    return csv_text([CSV_COLUMNS + ("status", "error"), *rows]).encode("utf-8")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
     check_model(args.model)
     job = AssessJob(model=args.model, tta=args.tta, loader=load_detector,
                     options=dict(px_per_mm=args.px_per_mm, ruler=args.ruler, score_thr=args.score_thr, bands=bands,
-                                 max_pixels=args.max_pixels))
+                                 max_pixels=args.max_pixels, face=not getattr(args, "no_face", False)),
+                    mask_overlay=getattr(args, "mask_overlay", False))
     created = not out_root.exists()
     make_parent(out_root)
     for folder in clean_stale(out_root, STAGE_PATTERNS):

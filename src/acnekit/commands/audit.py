@@ -89,7 +89,8 @@ def _text(r: dict, loaded, bands, k: int) -> str:
     rows.append(["circles crossing the border", "info", o["crossing_border"],
                  f"valid circles in {o['crossing_border_images']} images whose disc extends past the edge"])
     rows.append(["coincident duplicate circles", "FOUND" if co else "ok", len(co),
-                 f"pairs (centres within {COINCIDENT_PX:g} px, radii within {COINCIDENT_RADIUS:.0%})"])
+                 f"groups of {sum(c['circles'] for c in co):,} circles (centres within {COINCIDENT_PX:g} px, "
+                 f"radii within {COINCIDENT_RADIUS:.0%})"])
     out = [f"audit of {r['file']}: {r['images']} images, {r['lesions']:,} annotations",
            table(rows, ["check", "status", "found", "detail"])]
     if ph is not None:
@@ -101,8 +102,11 @@ def _text(r: dict, loaded, bands, k: int) -> str:
         total = n + next((im.count for im in loaded.recorded.images if im.file_name == name), 0)
         out.append(f"  out of bounds: {name}: {n} of its {total} circles")
     for c in co[:k]:
-        out.append(f"  coincident: {c['file_name']}: annotations {c['a']} and {c['b']} "
-                   f"({c['distance']:g} px apart, radii {c['radius_a']:g} / {c['radius_b']:g})")
+        ids = ", ".join(map(str, c["ids"][:6])) + (", ..." if c["circles"] > 6 else "")
+        radii = f"radius {c['radius_min']:g}" if c["radius_min"] == c["radius_max"] else \
+            f"radii {c['radius_min']:g}-{c['radius_max']:g}"
+        out.append(f"  coincident: {c['file_name']}: {c['circles']} circles (annotations {ids}) "
+                   f"within {c['max_distance']:g} px, {radii}")
     labels = band_labels(bands)
     out.append("filename grade (rows) vs Hayashi grade of the count (columns " + ", ".join(labels) + "):")
     conf = [[f"levle{i}", *row] for i, row in enumerate(g["confusion"])]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from acnekit.commands._common import add_tta_arg
@@ -51,10 +52,11 @@ def _record(k: int, name: str, v: dict):
     from acnekit.dataset import ImageRecord
 
     c = Circles(v["xy"], v["radius"], v["score"], ["acne"] * len(v["radius"]))
-    extra = None
+    ann = None
     if "graded" in v and len(c):
-        extra = [{"graded": bool(g), "graded_score": round(float(s), 4)} for g, s in zip(v["graded"], v["graded_score"])]
-    return ImageRecord(k, name, v["width"], v["height"], c, ann_extra=extra)
+        ann = [{"graded": bool(g), "graded_score": round(float(s), 4)} for g, s in zip(v["graded"], v["graded_score"])]
+    extra = {"warnings": list(v["warnings"])} if v.get("warnings") else {}  # e.g. a grayscale photo
+    return ImageRecord(k, name, v["width"], v["height"], c, ann_extra=ann, extra=extra)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from acnekit.engines.batch import Progress, apply_shard, finish, precheck, ray_options, refuse_bad, warn_bad
     from acnekit.engines.jobs import DetectJob, check_model
     from acnekit.engines.staging import Terminated
-    from acnekit.errors import AcneKitError, ImageError
+    from acnekit.errors import AcneKitError, AcneKitWarning, ImageError
     from acnekit.imageio import list_images
 
     if args.score_thr is not None and not (0.0 <= args.score_thr <= 1.0):
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             if p.name in previous:
                 r = previous[p.name]
                 images.append(ImageRecord(len(images), r.file_name, r.width, r.height, r.circles,
-                                          ann_extra=r.ann_extra))
+                                          ann_extra=r.ann_extra, extra=r.extra))
             elif p in results:
                 images.append(_record(len(images), p.name, results[p]))
         meta = {"description": "acnekit predictions", **(info or {k: prev_info[k] for k in (
@@ -137,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
                                    f"{prev_info.get('score_floor')}; this run has {info['model']!r}, "
                                    f"{info['score_floor']}: use the same --model/--score-thr or --force")
         results[photo] = o.value
+        for note in o.value.get("warnings", ()):  # one line per photo without full colour (see acnekit.cli)
+            warnings.warn(AcneKitWarning(f"{photo}: {note}"), stacklevel=1)
         if not args.fail_fast and time.monotonic() - last_save[0] > CHECKPOINT_S:
             save_dataset(dataset("in progress: run again with --resume to finish"), out, overwrite=True)
             last_save[0] = time.monotonic()

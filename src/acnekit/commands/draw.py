@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
+from acnekit.atomic import move_into, write_error
 from acnekit.dataset import ImageRecord
 from acnekit.draw import PRIMARY, SECONDARY, contact_sheet, fit, overlay
 from acnekit.engines import describe
 from acnekit.engines.batch import Progress, add_batch_args, finish, precheck, refuse_bad, warn_bad
-from acnekit.engines.staging import clean_stale, mark_owner
+from acnekit.engines.staging import clean_stale, owned_stage
 from acnekit.errors import ImageError, OutputError
 from acnekit.formats import FORMATS, read_dataset
 from acnekit.imageio import list_images, read_image, write_image
+from acnekit.scores import add_score_args, apply_scores
 
 _HELP = """\
 Draw lesion annotations on their photos, one circle outline per lesion (line width
 1 + max(h, w) // 1000, like the dataset's own script). ANNOTATIONS may be in any format convert
 reads; annotations that came from boxes (VOC, YOLO, plain COCO) are drawn as boxes. Photos
 whose size differs from the recorded one (e.g. the 640x640 copies) get rescaled annotations.
-Circles outside their image are drawn as they are (nothing is dropped). Every photo is
+Circles outside their image are drawn as they are (nothing is dropped). Of a prediction file
+only the circles scoring at least its info.score_threshold are drawn (--score-thr T or
+--all-scores to choose); the command says which threshold it used. Every photo is
 checked before drawing starts, and all bad ones are named at once; the others are drawn,
 each overlay appearing whole in OUT as soon as it is done (exit 1 when some failed).
 --fail-fast is all or nothing: an error leaves OUT untouched. Photos and annotation files
@@ -66,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="jpg", choices=("jpg", "png"), help="output image format (default jpg)")
     p.add_argument("--radius-rule", default="mean", choices=("mean", "min", "max", "area"),
                    help="circle radius for box inputs (boxes are drawn as boxes anyway)")
+    add_score_args(p)
     p.add_argument("--force", action="store_true", help="replace existing overlays in OUT (never an input)")
     add_batch_args(p, engines=False)
     p.set_defaults(func=run)
@@ -82,14 +85,33 @@ def _match(names: list[str], photos: list[Path]) -> dict[str, Path]:
     return out
 
 
+def _write(stage: Path, target: Path, img) -> None:
+    """Render ``img`` into the staging folder; an error names the overlay, not the staging file."""
+    try:
+        write_image(stage / target.name, img)
+    except OutputError as exc:
+        raise OutputError(exc.detail, path=target) from None
+
+
+def _place(stage: Path, out: Path, targets: list[Path]) -> None:
+    """Move rendered overlays from ``stage`` into ``out`` (`acnekit.atomic.move_into`: all or none;
+    a write error is one line); the copies of replaced overlays are dropped once they are in."""
+    move_into(stage, out, [t.name for t in targets])
+    shutil.rmtree(stage / ".replaced", ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
     photos = list_images([args.images])
     ds, _ = read_dataset(args.annotations, args.fmt, images=args.images, radius_rule=args.radius_rule,
                          keep_outside=True)
+    ds, kept = apply_scores(ds, args.score_thr, args.all_scores)
+    notes = [kept.describe(Path(args.annotations).name)]
     other = None
     if args.compare:
         other, _ = read_dataset(args.compare, args.compare_from, images=args.images,
                                 radius_rule=args.radius_rule, keep_outside=True)
+        other, kept = apply_scores(other, args.score_thr, args.all_scores)
+        notes.append(kept.describe(Path(args.compare).name))
     records = ds.images
     if args.only:
         known = {r.file_name for r in records}
@@ -139,10 +161,13 @@ def run(args: argparse.Namespace) -> int:
     todo = [(r, t) for r, t in zip(records, targets if not args.grid else [targets[0]] * len(records))
             if found[r.file_name] not in failures]
     created = not out.exists()
-    out.mkdir(exist_ok=True)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, out, "cannot create the output folder") from None
     for folder in clean_stale(out, STAGE_PATTERNS):
         print(f"acnekit draw: removed {folder}, left by an interrupted run", file=sys.stderr)
-    tmp = mark_owner(Path(tempfile.mkdtemp(prefix=".draw-", dir=out)))
+    tmp = owned_stage(out, prefix=".draw-", suffix="")
     done = False
     written: list[Path] = []
     progress = Progress(len(todo), "draw", enabled=not args.no_progress)
@@ -166,9 +191,9 @@ def run(args: argparse.Namespace) -> int:
                 if args.grid:
                     tiles.append((img, rec.file_name))
                 else:
-                    write_image(tmp / target.name, img)
+                    _write(tmp, target, img)
                     if not args.fail_fast:
-                        os.replace(tmp / target.name, target)  # this overlay appears now, whole
+                        _place(tmp, out, [target])  # this overlay appears now, whole
                         written.append(target)
             except OutputError:
                 raise
@@ -183,21 +208,23 @@ def run(args: argparse.Namespace) -> int:
         if args.grid:
             if not tiles:
                 raise ImageError("no photo could be drawn; nothing written", path=args.images)
-            write_image(tmp / targets[0].name, contact_sheet(tiles, args.cols, args.cell))
-            os.replace(tmp / targets[0].name, targets[0])
+            _write(tmp, targets[0], contact_sheet(tiles, args.cols, args.cell))
+            _place(tmp, out, [targets[0]])
             written.append(targets[0])
         elif args.fail_fast:
-            for _, t in todo:
-                os.replace(tmp / t.name, t)
-                written.append(t)
+            _place(tmp, out, [t for _, t in todo])  # all together, or none (the replaced ones put back)
+            written.extend(t for _, t in todo)
         done = True
     except OSError as exc:
-        raise OutputError(f"cannot write overlays ({exc.strerror or exc})", path=out) from None
+        raise write_error(exc, out, "cannot write overlays") from None
     finally:
         progress.close()
         shutil.rmtree(tmp, ignore_errors=True)
         if created and not written:
-            shutil.rmtree(out, ignore_errors=True)
+            try:
+                out.rmdir()  # only the folder this run made, and only while empty
+            except OSError:
+                pass
     n_ok = len(todo) - (len(failures) - len(bad))
     if n_ok == 0 and not skipped:
         finish("draw", 0, list(failures.items()))
@@ -207,4 +234,6 @@ def run(args: argparse.Namespace) -> int:
         note += f"; {skipped} overlays already there (--resume)"
     what = f"a contact sheet of {len(tiles)} images" if args.grid else f"{len(written)} overlays"
     print(f"wrote {what} to {out}{note}")
+    for line in filter(None, notes):
+        print(line)
     return finish("draw", n_ok, list(failures.items()), skipped=skipped)

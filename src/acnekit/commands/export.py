@@ -20,16 +20,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from acnekit.atomic import atomic_write_text, check_output
-    from acnekit.detector.export import export_onnx
+    from acnekit.atomic import check_output, write_tree
+    from acnekit.detector.export import onnx_bytes
     from acnekit.detector.infer import Detector
+    from acnekit.errors import OutputError
 
     out = Path(args.out)
     card_out = out.with_suffix(".json")
     check_output(out, overwrite=args.force)
     check_output(card_out, overwrite=args.force)
+    if not out.parent.is_dir():
+        raise OutputError("output folder does not exist", path=out.parent)
+    if out.suffix == ".json":
+        raise OutputError("--out is the ONNX file; its card goes beside it as .json", path=out)
     det = Detector.load(args.model)
-    export_onnx(det, out, overwrite=args.force)
-    atomic_write_text(card_out, json.dumps({**det.card, "format": "onnx"}, indent=2), overwrite=args.force)
+    # both files or neither: they are staged complete, then moved into place together
+    write_tree(out.parent, {out.name: onnx_bytes(det),
+                            card_out.name: json.dumps({**det.card, "format": "onnx"}, indent=2).encode()},
+               overwrite=args.force)
     print(f"wrote {out} and {card_out}")
     return 0

@@ -8,6 +8,7 @@ from acnekit.commands._common import print_json
 from acnekit.commands._data import add_images_args, load_lenient
 from acnekit.errors import DatasetError
 from acnekit.grading import HAYASHI_UPPER, parse_bands
+from acnekit.scores import add_score_args, apply_scores
 from acnekit.stats import dataset_stats, format_stats
 
 
@@ -16,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stats", help="counts, lesions per image, radius percentiles and grades of an Acne04-v2 file",
         description="Describe an Acne04-v2 file: images, lesions, lesions per image, radius percentiles "
                     "(px, and mm with --px-per-mm), images per filename grade prefix (levleN_), Hayashi "
-                    "grade distribution of the counts and images without lesions. The file is loaded "
+                    "grade distribution of the counts and images without lesions. Of a prediction file only "
+                    "the circles scoring at least its info.score_threshold count (--score-thr, "
+                    "--all-scores to choose). The file is loaded "
                     "leniently: the lesion total is the file's annotation count, invalid annotations are "
                     "counted and left out of the other figures (run `acnekit validate` for details).")
     p.add_argument("file", help="Acne04-v2 JSON file")
@@ -25,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bands", default=",".join(map(str, HAYASHI_UPPER)),
                    help="inclusive upper lesion counts of each grade but the last (default: %(default)s, Hayashi)")
     add_images_args(p, "and give radii in pixels of those photos")
+    add_score_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
@@ -40,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
     no_photo = (0, 0)
     if loaded.disk is not None:
         no_photo = (len(loaded.disk.missing), loaded.n_lesions_before_disk - loaded.dataset.n_lesions)
-    s = dataset_stats(loaded.dataset, px_per_mm=args.px_per_mm, bands=bands, n_annotations=loaded.n_annotations,
-                      n_image_records=loaded.n_images, issues=loaded.issues, no_photo=no_photo)
+    ds, scores = apply_scores(loaded.dataset, args.score_thr, args.all_scores)
+    s = dataset_stats(ds, px_per_mm=args.px_per_mm, bands=bands, n_annotations=loaded.n_annotations,
+                      n_image_records=loaded.n_images, issues=loaded.issues, no_photo=no_photo, scores=scores)
     if loaded.disk is not None:
         s["on_disk"] = loaded.disk.to_dict()
     if args.json:

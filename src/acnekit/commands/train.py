@@ -22,8 +22,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set augment.crop=256 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+    p.add_argument("--force", action="store_true",
+                   help="start a new run in a folder that holds an earlier one (its run files are replaced)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+RUN_FILES = ("last.ckpt", "best.safetensors", "log.jsonl", "val.jsonl")  # what an earlier run leaves
+
+
+def check_run_folder(out, *, resume: bool, force: bool) -> None:
+    """A new run never silently overwrites (and appends its log to) an earlier run's files."""
+    from pathlib import Path
+
+    from acnekit.errors import OutputError
+
+    found = [n for n in RUN_FILES if (Path(out) / n).exists()]
+    if found and not resume and not force:
+        raise OutputError(f"holds an earlier training run ({', '.join(found)}); pass --resume to continue it, "
+                          "--force to start over in it, or choose another --out", path=out)
+    if force and not resume:
+        for n in ("log.jsonl", "val.jsonl"):  # appended to by a run: start them afresh
+            (Path(out) / n).unlink(missing_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     cfg = load_config(args.config, overrides)
+    check_run_folder(cfg.out, resume=args.resume, force=args.force)
     result = train(cfg, resume=args.resume, show_progress=not args.no_progress)
     import os
 

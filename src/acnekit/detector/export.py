@@ -31,8 +31,8 @@ class _Heads(torch.nn.Module):
         return tuple(out[k] for k in HEADS)
 
 
-def export_onnx(detector: Detector, path: str | Path, *, size: int = 640, overwrite: bool = False) -> Path:
-    """Write the network as ONNX (opset 17, dynamic height and width), atomically."""
+def onnx_bytes(detector: Detector, *, size: int = 640) -> bytes:
+    """The network as an ONNX model (opset 17, dynamic height and width)."""
     # export a copy: the exporter's tracing run may update BatchNorm statistics in place
     model = copy.deepcopy(detector.model).float().eval().to(memory_format=torch.contiguous_format)
     x = torch.rand(1, 3, size, size) * 255
@@ -42,7 +42,12 @@ def export_onnx(detector: Detector, path: str | Path, *, size: int = 640, overwr
         dynamic_axes={"image": {2: "height", 3: "width"}, **{k: {2: "h2", 3: "w2"} for k in HEADS}},
         dynamo=False,
     )
-    return atomic_write_bytes(path, buf.getvalue(), overwrite=overwrite)
+    return buf.getvalue()
+
+
+def export_onnx(detector: Detector, path: str | Path, *, size: int = 640, overwrite: bool = False) -> Path:
+    """Write the network as ONNX (opset 17, dynamic height and width), atomically."""
+    return atomic_write_bytes(path, onnx_bytes(detector, size=size), overwrite=overwrite)
 
 
 class OnnxDetector(Detector):

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from acnekit.dataset import AcneDataset, ImageRecord
 from acnekit.errors import ImageError
-from acnekit.imageio import read_image
+from acnekit.imageio import read_image_info
 
 
 def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float | None = None,
@@ -45,17 +45,18 @@ def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float 
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_read_all, chunks[0]) if chunks else None
         for k in range(len(chunks)):
-            rgbs = pending.result()
+            rgbs, notes = pending.result()
             pending = pool.submit(_read_all, chunks[k + 1]) if k + 1 < len(chunks) else None
-            for path, rgb, c in zip(chunks[k], rgbs, detector.predict_many(rgbs, score_thr=floor)):
+            for path, rgb, note, c in zip(chunks[k], rgbs, notes, detector.predict_many(rgbs, score_thr=floor)):
                 h, w = rgb.shape[:2]
                 names = ["acne"] * len(c)
-                extra = None
+                ann = None
                 if gthr is not None and c.graded_score is not None and len(c):
                     flags = (c.graded_score >= gthr) & (c.score >= counting)
-                    extra = [{"graded": bool(f), "graded_score": round(float(g), 4)} for f, g in zip(flags, c.graded_score)]
+                    ann = [{"graded": bool(f), "graded_score": round(float(g), 4)} for f, g in zip(flags, c.graded_score)]
+                extra = {"warnings": [note]} if note else {}  # e.g. a grayscale photo
                 images.append(ImageRecord(len(images), path.name, w, h, type(c)(c.xy, c.radius, c.score, names),
-                                          ann_extra=extra))
+                                          ann_extra=ann, extra=extra))
             if bar is not None:
                 bar.update(len(rgbs))
     if bar is not None:
@@ -73,5 +74,7 @@ def predict_dataset(detector, photos: Sequence[str | Path], *, score_thr: float 
     return AcneDataset(images, info=info)
 
 
-def _read_all(paths: list[Path]) -> list:
-    return [read_image(p) for p in paths]
+def _read_all(paths: list[Path]) -> tuple[list, list]:
+    """The photos and their colour notes (a warning is issued for each note)."""
+    read = [read_image_info(p) for p in paths]
+    return [r for r, _ in read], [n for _, n in read]

@@ -50,6 +50,7 @@ class AssessJob:
     options: dict[str, Any] = field(default_factory=dict)  # assess_photo keyword arguments
     loader: Callable = load_shipped
     device: str | None = None
+    mask_overlay: bool = False  # dim the photo outside the facial-skin mask in annotated.jpg
 
     def load(self):
         return _load(self.loader, self.model, self.tta, self.device)
@@ -63,7 +64,7 @@ class AssessJob:
         out = []
         for path in paths:
             a = assess_photo(path, detector, **self.options)
-            out.append({"files": render_outputs(a, a.rgb), "dict": a.to_dict()})
+            out.append({"files": render_outputs(a, a.rgb, mask_overlay=self.mask_overlay), "dict": a.to_dict()})
             a.rgb = None
         return out
 
@@ -83,11 +84,12 @@ class DetectJob:
         return _load(self.loader, self.model, self.tta, self.device)
 
     def prepare(self, path: str):
-        from acnekit.imageio import read_image
+        """The photo and its colour note (None for a colour photo); the driver issues the warning."""
+        from acnekit.imageio import read_image_info
 
-        return read_image(path, max_pixels=self.max_pixels)
+        return read_image_info(path, max_pixels=self.max_pixels, warn=False)
 
-    def infer(self, detector, rgbs: list) -> list[dict]:
+    def infer(self, detector, items: list) -> list[dict]:
         floor = detector.card["min_score"] if self.score_thr is None else self.score_thr
         model = {"model": detector.name, "working_scale": detector.working_scale, "score_floor": floor,
                  "score_threshold": detector.score_threshold if self.score_thr is None else self.score_thr}
@@ -95,10 +97,12 @@ class DetectJob:
         if gthr is not None:
             model["graded_model"] = detector.graded_card.get("name")
             model["graded_threshold"] = gthr
+        rgbs = [rgb for rgb, _ in items]
         out = []
-        for rgb, c in zip(rgbs, detector.predict_many(rgbs, score_thr=floor)):
+        for (rgb, note), c in zip(items, detector.predict_many(rgbs, score_thr=floor)):
             h, w = rgb.shape[:2]
-            v = {"width": int(w), "height": int(h), "xy": c.xy, "radius": c.radius, "score": c.score, "info": model}
+            v = {"width": int(w), "height": int(h), "xy": c.xy, "radius": c.radius, "score": c.score, "info": model,
+                 "warnings": [note] if note else []}
             if gthr is not None and c.graded_score is not None:
                 # graded lesions are among the counted ones: graded score and score both at their thresholds
                 v["graded_score"] = c.graded_score

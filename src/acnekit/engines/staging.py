@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from acnekit.assess import stage_dir
+from acnekit.atomic import stage_folder
 
 OWNER_FILE = ".acnekit-owner"
 UNOWNED_GRACE_S = 60.0  # an unmarked folder (older acnekit) younger than this may still be in use
@@ -63,9 +63,10 @@ def mark_owner(folder: Path) -> Path:
     return folder
 
 
-def owned_stage(parent: Path, label: str) -> Path:
-    """`acnekit.assess.stage_dir` plus an owner mark (`mark_owner`)."""
-    return mark_owner(stage_dir(parent, label))
+def owned_stage(parent: Path, label: str = "acnekit", *, prefix: str | None = None, suffix: str = ".tmp") -> Path:
+    """`acnekit.atomic.stage_folder` (``.<label>.XXXX.tmp``, or ``<prefix>XXXX<suffix>``) plus an
+    owner mark (`mark_owner`), so `clean_stale` can tell a dead run's folder from a live one's."""
+    return mark_owner(stage_folder(parent, label, prefix=prefix, suffix=suffix))
 
 
 def _alive(pid: int) -> bool:

@@ -107,7 +107,7 @@ def write_dataset(ds: AcneDataset, fmt: str, out: str | Path, *, overwrite: bool
         else:
             from acnekit.formats.voc import dataset_to_voc as to_files
         files = {k: v.encode("utf-8") for k, v in to_files(ds).items()}
-        return write_folder(out, files, overwrite=overwrite, inputs=inputs)
+        return write_folder(out, files, overwrite=overwrite, inputs=inputs, fmt=fmt)
     check_file_output(out, overwrite=overwrite, inputs=inputs)
     if fmt == "acne04v2":
         return save_dataset(ds, out, overwrite=overwrite)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
-from acnekit.atomic import check_output
+from acnekit.atomic import check_output, write_tree
 from acnekit.dataset import ImageRecord
 from acnekit.errors import DatasetError, OutputError, short_repr
 
@@ -83,61 +80,20 @@ def check_positive_size(w: Any, h: Any, *, path: Any, where: str) -> tuple[int, 
     return out[0], out[1]
 
 
-def _is_inside(child: Path, parent: Path) -> bool:
-    try:
-        child.relative_to(parent)
-        return True
-    except ValueError:
-        return False
+# files a reader of each folder format takes as the dataset: ones acnekit did not write are refused
+FOLDER_CLAIMS = {"yolo": ("labels/*.txt",), "voc": ("*.xml",)}
+_READER = {"yolo": "a YOLO reader", "voc": "a VOC reader"}
 
 
 def write_folder(out: str | Path, files: dict[str, bytes], *, overwrite: bool = False,
-                 inputs: Iterable[str | Path | None] = ()) -> Path:
-    """Write ``files`` (relative path -> bytes) as a new folder ``out``, atomically: everything
-    goes into a temporary folder beside ``out`` which is then renamed. With ``overwrite`` an
-    existing ``out`` is replaced, but never a folder that holds or is one of ``inputs``."""
-    out = Path(out)
-    target = out.resolve()
-    for src in inputs:
-        if src is None:
-            continue
-        s = Path(src).resolve()
-        if s == target or _is_inside(s, target) or _is_inside(target, s):
-            raise OutputError(f"refusing to write over or inside the input {str(src)!r}; choose another output",
-                              path=out)
-    if out.exists() and not out.is_dir():
-        raise OutputError("output exists and is not a folder", path=out)
-    if out.exists() and not overwrite:
-        raise OutputError("output exists; pass --force (overwrite=True) to replace it", path=out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError("output folder's parent does not exist", path=parent)
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write in folder ({exc.strerror})", path=parent) from None
-    old = None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the output is an ordinary folder
-        for rel, data in files.items():
-            dest = tmp / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-        if out.exists():
-            old = parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-        os.replace(tmp, out)
-    except BaseException:
-        if old is not None and not out.exists():
-            os.replace(old, out)
-            old = None
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return out
+                 inputs: Iterable[str | Path | None] = (), fmt: str = "") -> Path:
+    """Write ``files`` (relative path -> bytes) into the folder ``out`` atomically
+    (`acnekit.atomic.write_tree`): a new folder appears complete; in an existing one, with
+    ``overwrite``, only these files (and the ones an earlier conversion to the same format
+    wrote there) are replaced, and everything else (the photos in ``images/``, the user's
+    files) stays. Never writes over or inside one of ``inputs``."""
+    return write_tree(out, files, overwrite=overwrite, inputs=inputs, claims=FOLDER_CLAIMS.get(fmt, ()),
+                      reader=_READER.get(fmt, ""), kind=f"convert {fmt}".strip())
 
 
 def check_file_output(out: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None]) -> Path:

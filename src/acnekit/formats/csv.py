@@ -18,6 +18,7 @@ import numpy as np
 
 from acnekit.atomic import atomic_write_text
 from acnekit.circles import Circles
+from acnekit.csvsafe import csv_text, unescape_cell
 from acnekit.dataset import AcneDataset, ImageRecord
 from acnekit.errors import DatasetError, short_repr
 from acnekit.formats._util import check_file_output, check_inside, fmt, parse_float
@@ -48,9 +49,8 @@ def dataset_to_csv_rows(ds: AcneDataset) -> list[list[str]]:
 
 
 def dataset_to_csv(ds: AcneDataset) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(dataset_to_csv_rows(ds))
-    return buf.getvalue()
+    """CSV text; cells a spreadsheet would run as formulas are escaped (`acnekit.csvsafe`)."""
+    return csv_text(dataset_to_csv_rows(ds))
 
 
 def _int(text: str, *, path: Any, where: str, what: str) -> int:
@@ -73,6 +73,7 @@ def csv_to_dataset(text: str, path: str | Path | None = None, *, keep_outside: b
     used_ids: set[int] = set()
     for row in reader:
         line = reader.line_num
+        row = {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
         if None in row:
             raise DatasetError(f"more cells than columns: {short_repr(row[None])}", path=path, where=f"line {line}")
         if any(row.get(c) is None for c in REQUIRED):

@@ -188,4 +188,4 @@ def load_voc(folder: str | Path, *, radius_rule: str = "mean", keep_outside: boo
 def save_voc(ds: AcneDataset, out: str | Path, *, overwrite: bool = False) -> Path:
     """Write a folder of VOC XML files atomically (temp folder, then rename)."""
     files = {name: text.encode("utf-8") for name, text in dataset_to_voc(ds).items()}
-    return write_folder(out, files, overwrite=overwrite, inputs=[ds.path])
+    return write_folder(out, files, overwrite=overwrite, inputs=[ds.path], fmt="voc")

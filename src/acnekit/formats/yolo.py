@@ -245,4 +245,4 @@ def _intlike(s: str) -> bool:
 
 def save_yolo(ds: AcneDataset, out: str | Path, *, overwrite: bool = False) -> Path:
     files = {k: v.encode("utf-8") for k, v in dataset_to_yolo(ds).items()}
-    return write_folder(out, files, overwrite=overwrite, inputs=[ds.path])
+    return write_folder(out, files, overwrite=overwrite, inputs=[ds.path], fmt="yolo")

@@ -13,6 +13,8 @@ CDN and stay blank offline):
   by `acnekit.assess.summarise` (the page calls it after every edit: one implementation).
 * ``POST /api/report``: multipart ``file`` (the photo) and ``assessment`` (the edited JSON)
   -> the self-contained HTML report.
+* ``POST /api/compare``: multipart ``before`` and ``after`` photos -> the comparison JSON
+  (`acnekit.web.compare_api`; page: ``/static/compare.html``).
 
 Errors are JSON ``{"error": code, "detail": message}``: 403 for a POST from another site's
 page (Origin check), 413 over the upload or pixel limit, 422 for a non-image, corrupt photo,
@@ -44,6 +46,7 @@ from acnekit.grading import HAYASHI_UPPER
 from acnekit.imageio import max_pixels_default
 from acnekit.scale import ScaleError
 from acnekit.web import service
+from acnekit.web.compare_api import PATH as COMPARE_PATH, add_compare_routes
 from acnekit.web.guard import Gate, Guard, HostCheck, OriginCheck, SecurityHeaders
 from acnekit.web.pool import WorkerPool
 
@@ -136,10 +139,11 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size,
                                          upload_limit + ASSESSMENT_LIMIT + FORM_SLACK)
     gate = Gate(workers + queue)
-    app.add_middleware(Guard, gate=gate, heavy_paths={"/api/assess", "/api/report", "/api/summary"},
+    app.add_middleware(Guard, gate=gate, heavy_paths={"/api/assess", "/api/report", "/api/summary", COMPARE_PATH},
                        default_limit=ASSESSMENT_LIMIT,
                        limits={"/api/assess": upload_limit + FORM_SLACK,
-                               "/api/report": upload_limit + ASSESSMENT_LIMIT + FORM_SLACK})
+                               "/api/report": upload_limit + ASSESSMENT_LIMIT + FORM_SLACK,
+                               COMPARE_PATH: 2 * upload_limit + FORM_SLACK})
     app.add_middleware(OriginCheck)
     if allowed_hosts is not None:
         app.add_middleware(HostCheck, allowed=set(allowed_hosts))
@@ -220,5 +224,7 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
         return HTMLResponse(html, headers={"Content-Disposition":
                                            f'attachment; filename="{_download_name(name, "-report.html")}"'})
 
+    add_compare_routes(app, detector=detector, pool=pool, read_limited=_read_limited, upload_limit=upload_limit,
+                       max_pixels=max_pixels)
     return app
 

@@ -114,9 +114,16 @@ def _scale_of(summary: Any) -> Scale:
         scale = from_px_per_mm(sc["px_per_mm"])
         source = sc.get("source")
         if isinstance(source, str) and source and len(source) <= 20:
-            scale = Scale(scale.px_per_mm, source)  # manual, iris, ...: recorded as the client gives it
+            # manual, iris, ...: recorded as the client gives it, with the iris scale's uncertainty and note
+            note = sc.get("note") if isinstance(sc.get("note"), str) else None
+            scale = Scale(scale.px_per_mm, source, uncertainty=_num_or_none(sc.get("uncertainty")),
+                          note=note[:300] if note else None)
         return check_plausible(scale, "summary.scale.px_per_mm")
     return Scale()
+
+
+def _num_or_none(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) else None
 
 
 def _circles_of(obj: dict[str, Any], max_pixels: int) -> tuple[dict[str, Any], list[dict[str, Any]], Circles]:
@@ -300,9 +307,11 @@ def rebuild(obj: Any, *, max_pixels: int = 2**62, bands: Sequence[int] = HAYASHI
     model = _model_of(summary_in)
     keep = np.array([counted(x) for x in lesions], dtype=bool)
     kept = Circles(circles.xy[keep], circles.radius[keep], None if circles.score is None else circles.score[keep])
+    face = summary_in.get("face") if isinstance(summary_in, dict) and isinstance(summary_in.get("face"), dict) else None
+    regions = [{"region": x.get("region")} for x, k in zip(lesions, keep) if k]  # summary.regions (acnekit.face)
     graded = graded_of(lesions, model)
     summary = summarise(kept, image["width"], image["height"], graded=None if graded is None else graded[keep],
-                        scale=scale, bands=bands, model=model)
+                        scale=scale, bands=bands, model=model, lesion_extra=regions if face else None, face=face)
     return Edited(image, circles, lesions, _info_of(obj, model), summary)
 
 
