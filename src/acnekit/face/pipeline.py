@@ -8,7 +8,6 @@ result says so (``summary["found"]`` false, with a note) and assessment goes on 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,12 +49,10 @@ def not_found(note: str) -> FaceAnalysis:
 def analyse_face(rgb: np.ndarray) -> FaceAnalysis:
     """Face, iris scale, skin mask and region areas of an (H, W, 3) uint8 photo."""
     h, w = rgb.shape[:2]
-    t0 = time.perf_counter()
     try:
         face = landmarks.find_face(rgb)
     except landmarks.FaceModelsUnavailable as exc:
         return not_found(f"face analysis unavailable: {exc}; the whole photo is assessed")
-    seconds = time.perf_counter() - t0
     if face is None:
         return not_found("no face found: the whole photo is assessed, no skin mask, no iris scale")
     eyes = [measure_eye(e, p, face.xy[list(landmarks.EYE_CORNERS[e])]) for e, p in face.irises.items()]
@@ -67,7 +64,6 @@ def analyse_face(rgb: np.ndarray) -> FaceAnalysis:
         "found": True, "presence": face.presence, "size_px": face.size_px(), "height_px": height_px,
         "irises": sc["eyes"], "skin_area_px2": mask.area_px2(), "regions_shown": shown(areas),
         "region_skin_area_px2": areas,
-        "landmark_seconds": round(seconds, 3),
         "model": "MediaPipe face_landmark + iris_landmark (Apache-2.0), ONNX",
     }
     return FaceAnalysis(face, summary, sc, mask, areas)
