@@ -132,7 +132,8 @@ def test_compare_lesions_counts_flags_and_outside():
     out = compare_lesions(before, after, eye, px_per_mm=10.0)
     assert out["counts"] == {"before": 3, "after": 2, "persisting": 1, "new": 1, "resolved": 2,
                              "before_outside": 0, "after_outside": 0, "persisting_linked": 1, "persisting_faint": 0,
-                             "persisting_faint_before": 0, "persisting_faint_after": 0}
+                             "persisting_faint_before": 0, "persisting_faint_after": 0,
+                             "before_not_counted": 1, "after_not_counted": 1}
     assert out["links"][0]["before"] == 0 and out["links"][0]["after"] == 0
     assert out["changes"]["graded_count"]["before"] == 2 and out["changes"]["graded_count"]["after"] == 2
     assert out["changes"]["density"]["unit"] == "lesions per cm2"
@@ -189,7 +190,8 @@ def test_compare_photos_exact_counts(tmp_path):
     d = cmp.to_dict()
     assert d["counts"] == {"before": 11, "after": 10, "persisting": 8, "new": 2, "resolved": 3,
                            "before_outside": 0, "after_outside": 0, "persisting_linked": 8, "persisting_faint": 0,
-                           "persisting_faint_before": 0, "persisting_faint_after": 0}
+                           "persisting_faint_before": 0, "persisting_faint_after": 0,
+                           "before_not_counted": 0, "after_not_counted": 0}
     assert len(d["links"]) == 8
     # every link joins the same physical disc: before centre vs AFTER's mapped centre
     bxy = {a["id"]: a["coordinates"] for a in d["assessments"]["before"]["annotations"]}

@@ -57,6 +57,7 @@ class Assessment:
     lesion_extra: list[dict[str, Any]] | None = None  # per lesion: in_skin, region (acnekit.face)
     skin_mask: Any = field(default=None, repr=False)  # acnekit.face.mask.SkinMask, for the overlay
     graded: np.ndarray | None = None  # (n,) bool: the reference grade counts the lesion (None: not known)
+    landmarks: Any = field(default=None, repr=False)  # acnekit.face.landmarks.Face (None: no face), for compare
 
     def to_dict(self) -> dict[str, Any]:
         c = self.circles
@@ -251,7 +252,7 @@ def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | Non
         summary["warnings"] = notes  # e.g. a grayscale photo: far fewer lesions are found
     base = Path(label.replace("\\", "/")).name
     return Assessment(base if base not in ("", ".", "..") else "upload", w, h, circles, summary, rgb,
-                      lesion_extra=extra, skin_mask=fa.mask, graded=graded)
+                      lesion_extra=extra, skin_mask=fa.mask, graded=graded, landmarks=fa.face)
 
 
 # ---------------------------------------------------------------------------- outputs

@@ -56,6 +56,12 @@ def counted(ann: dict[str, Any]) -> bool:
     return not ann.get("removed", False) and ann.get("in_skin", True) is not False
 
 
+def not_counted(assessment: dict[str, Any]) -> list[tuple[int, str]]:
+    """(id, reason) of the annotations the assessment does not count."""
+    return [(int(a["id"]), "removed" if a.get("removed", False) else "outside_skin")
+            for a in assessment.get("annotations", []) if not counted(a)]
+
+
 def lesions(assessment: dict[str, Any]) -> Lesions:
     anns = [a for a in assessment.get("annotations", []) if counted(a)]
     ids = np.array([a["id"] for a in anns], dtype=np.int64)
@@ -150,6 +156,55 @@ def _get(assessment: dict[str, Any], *keys: str) -> Any:
     return v
 
 
+def _grade_change(before: dict[str, Any], after: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """Each photo's own whole-photo grade (``summary.grade``: the reference grade on the graded
+    counted lesions; ``summary.count_band``: the Hayashi band on all counted lesions)."""
+    gb, ga = _get(before, key), _get(after, key)
+    if not isinstance(gb, dict) and not isinstance(ga, dict):
+        return None
+    gb, ga = gb or {}, ga or {}
+    out = {"before": gb.get("name"), "after": ga.get("name"),
+           **{f"grade_{w}": g.get("grade") for w, g in (("before", gb), ("after", ga))},
+           "change": None if gb.get("grade") is None or ga.get("grade") is None else ga["grade"] - gb["grade"],
+           "count": _change(gb.get("count"), ga.get("count")),
+           "note": "each photo's own, whole photo, counted lesions"
+                   + (" the reference grade counts (graded)" if key == "grade" else " (Hayashi count band)")}
+    if key == "grade":
+        out["probabilities"] = {"before": gb.get("probabilities"), "after": ga.get("probabilities")}
+    return out
+
+
+def _scale_change(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    sb, sa = _get(before, "scale") or {}, _get(after, "scale") or {}
+    return {"before": {"px_per_mm": sb.get("px_per_mm"), "source": sb.get("source"),
+                       "uncertainty": sb.get("uncertainty")},
+            "after": {"px_per_mm": sa.get("px_per_mm"), "source": sa.get("source"),
+                      "from": sa.get("before_source"), "own_iris": sa.get("own_iris")},
+            "mm": sb.get("px_per_mm") is not None,
+            "note": "mm figures use the before photo's scale; the after photo's is the before's divided by the "
+                    "registration's scale (source registered)" if sb.get("px_per_mm") is not None
+                    else "no scale for the before photo: figures in pixels"}
+
+
+def skin_area(poly: np.ndarray, before_hw: tuple[int, int], mask_b: Any, mask_a: Any, inv: np.ndarray,
+              cells: int = 256) -> float:
+    """Area (BEFORE px^2) of the convex polygon ``poly`` that is skin in both photos, on a grid
+    of ``cells`` cells along BEFORE's long side (``inv``: BEFORE px -> AFTER px)."""
+    import cv2
+
+    hb, wb = before_hw
+    if len(poly) < 3:
+        return 0.0
+    k = cells / max(hb, wb)
+    gh, gw = max(1, round(hb * k)), max(1, round(wb * k))
+    grid = np.zeros((gh, gw), np.uint8)
+    cv2.fillConvexPoly(grid, np.round(poly * k).astype(np.int32), 1)
+    ii, jj = np.nonzero(grid)
+    xy = np.column_stack([(jj + 0.5) / k, (ii + 0.5) / k])
+    ok = mask_b.inside(xy) & mask_a.inside(apply(inv, xy))
+    return float(ok.sum()) / k**2
+
+
 def _supported(xy: np.ndarray, r: np.ndarray, faint_xy: np.ndarray, faint_r: np.ndarray,
                floor: float) -> np.ndarray:
     """(n,) bool: a faint detection of the other visit lies within the pair gate."""
@@ -162,13 +217,18 @@ def _supported(xy: np.ndarray, r: np.ndarray, faint_xy: np.ndarray, faint_r: np.
 
 def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.ndarray, *,
                     px_per_mm: float | None = None, median_error_px: float = 0.0,
-                    faint: tuple[Any, Any] | None = None, support: np.ndarray | None = None) -> dict[str, Any]:
+                    faint: tuple[Any, Any] | None = None, support: np.ndarray | None = None,
+                    skin: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """The comparison body (``counts``, ``links``, ``lesions``, ``changes``, ``gate``,
     ``common_region``) of two assessment dicts, AFTER registered onto BEFORE by ``matrix``
     (2x3, AFTER px -> BEFORE px). ``px_per_mm`` is BEFORE's scale. No I/O.
 
     ``support``: optional polygon (BEFORE px) where the registration holds (see
     `Registration.support`); the common region is cut to it.
+
+    ``skin``: optional ``(before, after)`` facial-skin masks (`acnekit.face.mask.SkinMask`,
+    each in its photo's pixels, None where no face); when both are given, lesions are
+    compared only where both photos show skin, and the density's area is that skin.
 
     ``faint``: optional ``(before, after)`` `Circles` found below the operating threshold
     (down to the faint threshold), in each photo's own pixels. An unmatched lesion with a
@@ -184,6 +244,12 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
     r_a = la.radius * s
     poly = common_polygon(matrix, before_hw, after_hw, support)
     in_b, in_a = inside(poly, lb.xy), inside(poly, xy_a)
+    inv = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2]
+    mask_b, mask_a = skin if skin is not None else (None, None)
+    on_skin = mask_b is not None and mask_a is not None
+    if on_skin:
+        in_b &= mask_a.inside(apply(inv, lb.xy))
+        in_a &= mask_b.inside(xy_a)
     floor = max(ERROR_GATE * median_error_px, MM_GATE * px_per_mm if px_per_mm else 0.0)
     ib_idx, ia_idx = np.flatnonzero(in_b), np.flatnonzero(in_a)
     pairs = [(ib_idx[i], ia_idx[j], d) for i, j, d in match_circles(lb.xy[in_b], lb.radius[in_b], xy_a[in_a], r_a[in_a], floor)]
@@ -214,13 +280,18 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
                    "match": int(lb.ids[a_match[j]]) if j in a_match else None, "faint": bool(fa[j]),
                    "coordinates_in_before": [float(xy_a[j, 0]), float(xy_a[j, 1])], "radius_in_before": float(r_a[j])}
                   for j in range(len(la))]
+    before_rows += [{"id": i, "status": "outside", "match": None, "faint": False, "counted": False, "reason": why}
+                    for i, why in not_counted(before)]
+    after_rows += [{"id": j, "status": "outside", "match": None, "faint": False, "counted": False, "reason": why}
+                   for j, why in not_counted(after)]
     n_fb, n_fa = int(fb.sum()), int(fa.sum())
     counts = {"before": len(lb), "after": len(la), "persisting": len(pairs) + n_fb + n_fa,
               "new": int(in_a.sum()) - len(pairs) - n_fa, "resolved": int(in_b.sum()) - len(pairs) - n_fb,
               "before_outside": int((~in_b).sum()), "after_outside": int((~in_a).sum()),
               "persisting_linked": len(pairs), "persisting_faint": n_fb + n_fa,
-              "persisting_faint_before": n_fb, "persisting_faint_after": n_fa}
-    area_common = polygon_area(poly)
+              "persisting_faint_before": n_fb, "persisting_faint_after": n_fa,
+              "before_not_counted": len(not_counted(before)), "after_not_counted": len(not_counted(after))}
+    area_common = skin_area(poly, before_hw, mask_b, mask_a, inv) if on_skin else polygon_area(poly)
     n_b, n_a = int(in_b.sum()), int(in_a.sum())
     area_b = float(np.sum(np.pi * lb.radius[in_b] ** 2))
     area_a = float(np.sum(np.pi * r_a[in_a] ** 2))
@@ -233,7 +304,8 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
         density = {"unit": "lesions per megapixel of the before photo",
                    **_change(n_b / mpx if mpx else None, n_a / mpx if mpx else None)}
     changes = {
-        "region": "the region both photos show where the registration has support (lesions outside it are left out)",
+        "region": "the region both photos show where the registration has support"
+                  + (", on facial skin in both photos" if on_skin else "") + " (lesions outside it are left out)",
         "count": _change(n_b, n_a),
         "graded_count": _change(None if lb.graded is None else int(lb.graded[in_b].sum()),
                                 None if la.graded is None else int(la.graded[in_a].sum())),
@@ -243,6 +315,10 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
         # whole-photo figures from each assessment's own summary
         "severity_score": _change(_get(before, "severity", "score"), _get(after, "severity", "score")),
         "grade": _change(_get(before, "grade", "grade"), _get(after, "grade", "grade")),
+        "whole_photo_count": _change(_get(before, "count"), _get(after, "count")),
+        "reference_grade": _grade_change(before, after, "grade"),
+        "count_band": _grade_change(before, after, "count_band"),
+        "scale": _scale_change(before, after),
     }
     return {
         "counts": counts,

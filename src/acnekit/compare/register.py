@@ -62,6 +62,8 @@ class Registration:
     overlap: float
     hint_used: bool = False
     inlier_points: np.ndarray | None = None  # (k, 2, 2): [after_xy, before_xy] in full-res pixels
+    method: str = "texture"  # "landmarks+texture" when a face-landmark hint seeded the fit
+    hint_note: str | None = None  # why a landmark hint was not used (no face, rejected)
 
     @property
     def inlier_ratio(self) -> float:
@@ -103,10 +105,30 @@ class Registration:
             "quality": {"keypoints": list(self.keypoints), "matches": self.matches, "inliers": self.inliers,
                         "inlier_ratio": self.inlier_ratio, "median_reprojection_error_px": self.median_error_px,
                         "overlap": self.overlap},
-            "method": f"ORB keypoints on skin-coloured pixels of CLAHE grey at {WORK_SIDE} px long side, ratio test {RATIO}, "
+            "method": self.method,
+            "description": ("face-landmark similarity as a prior, refined and verified on texture: "
+                            if self.method == "landmarks+texture" else "") + f"ORB keypoints on skin-coloured pixels of CLAHE grey at {WORK_SIDE} px long side, ratio test {RATIO}, "
                       f"RANSAC {self.model} ({RANSAC_PX:g} px at that scale)",
             "hint_used": self.hint_used,
+            "hint_note": self.hint_note,
         }
+
+
+def fit_similarity(src_xy: np.ndarray, dst_xy: np.ndarray) -> np.ndarray | None:
+    """2x3 similarity mapping ``src_xy`` onto ``dst_xy`` (corresponding (n, 2) points, e.g. the
+    468 face-mesh points of AFTER and BEFORE), robust to a minority of moved points (least
+    median of squares, refined); None when it cannot be fitted."""
+    import cv2
+
+    src = np.asarray(src_xy, dtype=np.float32).reshape(-1, 2)
+    dst = np.asarray(dst_xy, dtype=np.float32).reshape(-1, 2)
+    if len(src) < 3 or len(src) != len(dst):
+        return None
+    cv2.setRNGSeed(0)
+    m, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS, refineIters=20)
+    if m is None or not np.isfinite(m).all() or np.linalg.det(m[:, :2]) <= 0:
+        return None
+    return np.asarray(m, dtype=np.float64)
 
 
 def apply(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -213,7 +235,7 @@ def register(before_rgb: np.ndarray, after_rgb: np.ndarray, *, hint: np.ndarray 
         raise _fail(f"the photos overlap on only {overlap:.0%} of the before frame (need {MIN_OVERLAP:.0%})")
     err = np.linalg.norm(apply(matrix, src[inl]) - dst[inl], axis=1)
     return Registration(matrix, model, (len(kpb), len(kpa)), n, k, float(np.median(err)), overlap, hint_used,
-                        np.stack([src[inl], dst[inl]], axis=1))
+                        np.stack([src[inl], dst[inl]], axis=1), "landmarks+texture" if hint_used else "texture")
 
 
 def warp_after(after_rgb: np.ndarray, matrix: np.ndarray, before_hw: tuple[int, int],

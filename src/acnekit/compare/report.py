@@ -189,7 +189,7 @@ own pixels.</small></p>
 <p><small>Counts, area and density over the region both photos show; severity score and grade are each
 photo's own.</small></p>
 <h2>Registration</h2><table>{regtab}</table>
-<p><small>Matrix (after px → before px): <code>{matrix}</code>. {_e(reg['method'])}.</small></p>
+<p><small>Matrix (after px → before px): <code>{matrix}</code>. {_e(reg.get('description') or reg['method'])}.</small></p>
 <p class="caveat">{_e(CAVEAT)}</p>
 <h2>Links</h2>
 <table><tr><th>before id</th><th>after id</th><th>distance (px)</th><th>radius before (px)</th><th>radius after (px, before frame)</th></tr>{links}</table>
