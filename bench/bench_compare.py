@@ -1,7 +1,7 @@
 """Compare two visits: how stable are persisting / new / resolved, and how fast?
 
     .venv/bin/python bench/bench_compare.py [--data ../shared/data] [--val 10] [--runs 3]
-        [--pairs A.jpg,B.jpg ...] [--scan K] [--skip-self] [--skip-time]
+        [--pairs A.jpg,B.jpg ...] [--scan K] [--skip-self] [--skip-time] [--landmarks on|off|both]
 
 1. Self-pairs: each photo (the 4 in fullres/ and the first --val photos of acne04-640/val.txt)
    against a copy of itself rotated 4 degrees, scaled by 0.85, shifted (3%, -2% of the frame)
@@ -14,6 +14,9 @@
    register; prints their figures.
 3. Time for two full-resolution photos (read, detect both, register, match, draw, report,
    write; the model loaded once beforehand): median of --runs (target <= 3 s on 2 cores).
+
+--landmarks: seed the registration with the face-landmark similarity (on, the default),
+not (off), or both, each pair compared twice and the figures printed per mode.
 
 Needs the shipped model and ../shared/data; skips with a message when either is absent.
 """
@@ -35,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 ANGLE, SCALE, SHIFT, QUALITY = 4.0, 0.85, (0.03, -0.02), 85
 FAINT = 0.5  # --faint-factor
+MODES = [True]  # --landmarks: compare_photos(landmarks=...) per mode
 
 
 def moved_copy(rgb: np.ndarray) -> tuple[bytes, np.ndarray]:
@@ -72,6 +76,7 @@ def figures(c: dict) -> tuple[int, int, int, int]:
 def line(name: str, c: dict, extra: str = "") -> str:
     n, p, new, res = figures(c)
     q = c["registration"]["quality"]
+    extra = f"  [{c['registration'].get('method', 'texture')}]" + extra
     share = p / n if n else float("nan")
     churn = (new + res) / n if n else float("nan")
     return (f"{name:<22} before {n:>3}  persisting {p:>3} ({share:6.1%})  new {new:>3}  resolved {res:>3}  "
@@ -91,25 +96,32 @@ def self_pairs(photos: list[Path], det) -> None:
     from acnekit.assess import load_photo
     from acnekit.compare import compare_photos
 
-    rows = []
+    by_mode: dict[bool, list[dict]] = {m: [] for m in MODES}
+    errs: dict[bool, list[float]] = {m: [] for m in MODES}
     print(f"== self-pairs: rotated {ANGLE} deg, scaled {SCALE}, shifted {SHIFT}, JPEG {QUALITY}; "
-          f"faint factor {FAINT or 'off'}")
+          f"faint factor {FAINT or 'off'}; landmark seed {MODES}")
     for p in photos:
         rgb = load_photo(p)
         data, m = moved_copy(rgb)
-        cmp = compare_photos(p, data, det, names=(p.name, "moved.jpg"), faint_factor=FAINT)
-        d = cmp.to_dict()
-        err = registration_error(cmp.registration, m, rgb.shape[:2])
-        radius = d["summaries"]["before"]["sizes"]["radius_px"]
-        rmed = radius["p50"] if radius else float("nan")
-        rows.append(d)
-        print(line(p.name, d, f"  error vs truth {err:.1f} px (median lesion radius {rmed:.1f} px)"))
-    print(pooled(rows))
-    full = [d for d, p in zip(rows, photos) if p.parent.name == "fullres"]
-    small = [d for d, p in zip(rows, photos) if p.parent.name != "fullres"]
-    if full and small:
-        print("  fullres: " + pooled(full))
-        print("  640 val: " + pooled(small))
+        for mode in MODES:
+            cmp = compare_photos(p, data, det, names=(p.name, "moved.jpg"), faint_factor=FAINT, landmarks=mode)
+            d = cmp.to_dict()
+            err = registration_error(cmp.registration, m, rgb.shape[:2])
+            radius = d["summaries"]["before"]["sizes"]["radius_px"]
+            rmed = radius["p50"] if radius else float("nan")
+            by_mode[mode].append(d)
+            errs[mode].append(err)
+            print(line(p.name, d, f"  error vs truth {err:.1f} px (median lesion radius {rmed:.1f} px)"), flush=True)
+    for mode, rows in by_mode.items():
+        tag = f"landmarks {'on' if mode else 'off'}: "
+        print(tag + pooled(rows) + f"; error vs truth median {statistics.median(errs[mode]):.2f} px, "
+              f"max {max(errs[mode]):.2f} px; seeded {sum(d['registration'].get('method') == 'landmarks+texture' for d in rows)}"
+              f"/{len(rows)}")
+        full = [d for d, p in zip(rows, photos) if p.parent.name == "fullres"]
+        small = [d for d, p in zip(rows, photos) if p.parent.name != "fullres"]
+        if full and small:
+            print("  fullres: " + pooled(full))
+            print("  640 val: " + pooled(small))
 
 
 def grade_and_number(name: str) -> tuple[str, int] | None:
@@ -167,13 +179,24 @@ def real_pairs(pairs: list[tuple[Path, Path]], det, truth=None) -> None:
     from acnekit.compare.match import compare_lesions
     from acnekit.compare.register import RegistrationError
 
-    print("== real pairs (photos of one face)")
-    rows, gt_rows = [], []
+    print(f"== real pairs (photos of one face); landmark seed {MODES}")
+    for mode in MODES:
+        _real_pairs(pairs, det, truth, mode)
+
+
+def _real_pairs(pairs, det, truth, mode: bool) -> None:
+    from acnekit.compare import compare_photos
+    from acnekit.compare.core import SUPPORT_MARGIN
+    from acnekit.compare.match import compare_lesions
+    from acnekit.compare.register import RegistrationError
+
+    rows, gt_rows, refused = [], [], 0
     for a, b in pairs:
         try:
-            cmp = compare_photos(a, b, det, faint_factor=FAINT)
+            cmp = compare_photos(a, b, det, faint_factor=FAINT, landmarks=mode)
         except RegistrationError as exc:
             print(f"{a.name} + {b.name}: {exc}")
+            refused += 1
             continue
         d = cmp.to_dict()
         rows.append(d)
@@ -188,11 +211,17 @@ def real_pairs(pairs: list[tuple[Path, Path]], det, truth=None) -> None:
             gt_rows.append(g)
             n, p, new, res = figures(g)
             extra += f" | annotators' circles: {n} before, persisting {p / max(n, 1):.0%}, new {new}, resolved {res}"
-        print(line(f"{a.name}+{b.name}", d, extra))
+        print(line(f"{a.name}+{b.name}", d, extra), flush=True)
+    tag = f"landmarks {'on' if mode else 'off'}: "
     if rows:
-        print("detector: " + pooled(rows))
+        share = statistics.median(d["common_region"]["share_of_before"] for d in rows)
+        err = statistics.median(d["registration"]["quality"]["median_reprojection_error_px"] for d in rows)
+        seeded = sum(d["registration"].get("method") == "landmarks+texture" for d in rows)
+        print(tag + f"{len(rows)} registered ({refused} refused), seeded {seeded}; median common region "
+              f"{share:.0%}, median reprojection error {err:.2f} px")
+        print(tag + "detector: " + pooled(rows))
     if gt_rows:
-        print("annotators' circles through the same registrations: " + pooled(gt_rows))
+        print(tag + "annotators' circles through the same registrations: " + pooled(gt_rows))
 
 
 def timing(photo: Path, det, runs: int) -> None:
@@ -249,8 +278,11 @@ def main() -> int:
     ap.add_argument("--scan-below", type=int, metavar="N", help="scan only photos numbered below N in each grade")
     ap.add_argument("--skip-self", action="store_true")
     ap.add_argument("--skip-time", action="store_true")
+    ap.add_argument("--landmarks", choices=("on", "off", "both"), default="on",
+                    help="seed the registration with face landmarks (both: each pair twice)")
     args = ap.parse_args()
     FAINT = args.faint_factor or None
+    MODES[:] = {"on": [True], "off": [False], "both": [True, False]}[args.landmarks]
     sys.path.insert(0, str(ROOT / "src"))
     data = Path(args.data)
     if not data.exists():

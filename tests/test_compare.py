@@ -276,3 +276,136 @@ def test_cli_refuses_to_overwrite_an_input(tmp_path, cli_det):
     Image.fromarray(before).save(pb)
     Image.fromarray(with_discs(after, [])).save(out / "side_by_side.jpg", "JPEG")
     assert main(["compare", str(pb), str(out / "side_by_side.jpg"), "--out", str(out), "--force"]) == 2
+
+
+# ---------------------------------------------------------------------------- face, skin, grade, hint
+def test_not_counted_lesions_are_outside_and_counts_add_up():
+    eye = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    before = _assessment("b", 200, 100, [(20, 20, 5, {}), (150, 50, 5, {"in_skin": False})])
+    after = _assessment("a", 200, 100, [(21, 20, 5, {}), (150, 51, 5, {"in_skin": False}),
+                                        (90, 50, 5, {"removed": True})])
+    out = compare_lesions(before, after, eye)
+    c = out["counts"]
+    # the off-skin lesion at (150, 50) is in both photos but neither persists nor changes
+    assert (c["before"], c["after"], c["persisting"], c["new"], c["resolved"]) == (1, 1, 1, 0, 0)
+    assert (c["before_not_counted"], c["after_not_counted"]) == (1, 2)
+    rows = {r["id"]: r for r in out["lesions"]["before"]}
+    assert rows[1]["status"] == "outside" and rows[1]["counted"] is False and rows[1]["reason"] == "outside_skin"
+    reasons = sorted(r["reason"] for r in out["lesions"]["after"] if r.get("counted") is False)
+    assert reasons == ["outside_skin", "removed"]
+    assert len(out["links"]) == 1
+    assert c["before"] == c["persisting_linked"] + c["persisting_faint_before"] + c["resolved"] + c["before_outside"]
+
+
+def test_skin_masks_cut_the_compared_region():
+    from acnekit.face.mask import SkinMask
+
+    eye = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    grid_b = np.zeros((100, 200), bool)
+    grid_b[:, :150] = True  # BEFORE shows skin on x < 150
+    grid_a = np.zeros((100, 200), bool)
+    grid_a[:, 50:] = True  # AFTER on x >= 50 (hair over the left part, say)
+    before = _assessment("b", 200, 100, [(20, 20, 5, {}), (100, 50, 5, {}), (120, 80, 5, {})])
+    after = _assessment("a", 200, 100, [(100, 51, 5, {}), (170, 50, 5, {})])
+    out = compare_lesions(before, after, eye, skin=(SkinMask(grid_b, 1.0), SkinMask(grid_a, 1.0)))
+    c = out["counts"]
+    # (20, 20) is off AFTER's skin and (170, 50) off BEFORE's: outside, not resolved / new
+    assert (c["persisting"], c["resolved"], c["new"], c["before_outside"], c["after_outside"]) == (1, 1, 0, 1, 1)
+    assert out["common_region"]["area_px2"] == pytest.approx(200 * 100)  # the frames' overlap
+    assert out["changes"]["density"]["before"] == pytest.approx(2 / (100 * 100 / 1e6), rel=0.02)  # skin in both
+    assert "facial skin" in out["changes"]["region"]
+    # without the masks every lesion is compared
+    plain = compare_lesions(before, after, eye)["counts"]
+    assert (plain["resolved"], plain["new"]) == (2, 1)
+
+
+def test_compare_photos_records_a_supplied_hint(tmp_path):
+    before, after = visits()
+    pb, pa = save(tmp_path, before, after)
+    good = cv2.invertAffineTransform(true_matrix())
+    d = compare_photos(pb, pa, FakeDetector(), hint=good).to_dict()
+    assert d["registration"]["method"] == "landmarks+texture" and d["registration"]["hint_used"]
+    assert d["counts"]["persisting"] == 8 and d["counts"]["new"] == 2 and d["counts"]["resolved"] == 3
+    # the grown fit: inliers cover the whole texture, as without a hint
+    plain = compare_photos(pb, pa, FakeDetector()).to_dict()
+    assert plain["registration"]["method"] == "texture" and not plain["registration"]["hint_used"]
+    assert "face" in plain["registration"]["hint_note"]
+    assert d["registration"]["quality"]["inliers"] >= 0.9 * plain["registration"]["quality"]["inliers"]
+
+
+class _ScaleFake(FakeDetector):
+    def predict(self, rgb, score_thr=None, work_scale=None):
+        return super().predict(rgb, score_thr)
+
+
+def _fake_faces(monkeypatch, before, off_disc):
+    """analyse_face stand-in: a 468-point 'mesh' moved with the true transform, and a skin
+    mask that leaves out the disc ``off_disc`` (x, y, r in BEFORE's frame) in both photos."""
+    from acnekit.face import pipeline
+    from acnekit.face.landmarks import Face
+    from acnekit.face.mask import SkinMask
+
+    rng = np.random.default_rng(0)
+    pts = np.column_stack([rng.uniform(80, 400, 468), rng.uniform(60, 360, 468)])
+    m = true_matrix()
+    x0, y0, r0 = off_disc
+    calls = []
+
+    def fake(rgb):
+        is_before = np.array_equal(rgb, before)
+        xy = pts if is_before else apply(m, pts)
+        cx, cy = (x0, y0) if is_before else apply(m, [[x0, y0]])[0]
+        yy, xx = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]]
+        grid = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 > (2 * r0) ** 2
+        calls.append(is_before)
+        face = Face(np.column_stack([xy, np.zeros(len(xy))]), 0.99)
+        return pipeline.FaceAnalysis(face, {"found": True}, None, SkinMask(grid, 1.0), {})
+
+    monkeypatch.setattr(pipeline, "analyse_face", fake)
+    return calls
+
+
+def test_landmark_seed_and_off_skin_lesions(tmp_path, monkeypatch):
+    before, after = visits()
+    pb, pa = save(tmp_path, before, after)
+    calls = _fake_faces(monkeypatch, before, KEPT[0])
+    d = compare_photos(pb, pa, _ScaleFake(), px_per_mm=8.0).to_dict()
+    assert sorted(calls) == [False, True]  # each photo's face found once
+    reg = d["registration"]
+    assert reg["method"] == "landmarks+texture" and reg["hint_used"] and reg["hint_note"] is None
+    want = cv2.invertAffineTransform(true_matrix())
+    pts = np.array([[100.0, 100.0], [380.0, 120.0], [240.0, 330.0]])
+    assert np.abs(apply(np.array(reg["matrix"]), pts) - apply(want, pts)).max() < 1.5
+    c = d["counts"]
+    # KEPT[0] is off the skin in both photos: not counted, neither persisting nor changed
+    assert (c["before"], c["after"], c["persisting"], c["new"], c["resolved"]) == (10, 9, 7, 2, 3)
+    assert (c["before_not_counted"], c["after_not_counted"]) == (1, 1)
+    sb, sa = d["summaries"]["before"], d["summaries"]["after"]
+    assert (sb["count"], sa["count"]) == (c["before"], c["after"])
+    assert all("in_skin" in a and "graded" in a for a in d["assessments"]["after"]["annotations"])
+    ch = d["changes"]
+    assert ch["whole_photo_count"]["before"] == 10 and ch["whole_photo_count"]["after"] == 9
+    rg = ch["reference_grade"]
+    assert rg["before"] == sb["grade"]["name"] and rg["after"] == sa["grade"]["name"]
+    assert rg["count"]["before"] == sb["grade"]["count"] and rg["count"]["after"] == sa["grade"]["count"]
+    assert ch["count_band"]["before"] == sb["count_band"]["name"]
+    assert ch["scale"]["before"]["source"] == "manual" and ch["scale"]["after"]["source"] == "registered"
+    assert ch["area_mm2"]["before"] is not None
+
+
+def test_landmark_seed_off_or_rejected_falls_back_to_texture(tmp_path, monkeypatch):
+    from acnekit.compare.core import register_visits
+    from acnekit.assess import assess_photo
+    from acnekit.face.landmarks import Face
+
+    before, after = visits()
+    pb, pa = save(tmp_path, before, after)
+    _fake_faces(monkeypatch, before, KEPT[0])
+    ab = assess_photo(pb, _ScaleFake())
+    assert ab.landmarks is not None
+    off = register_visits(ab, after, ab.landmarks, landmarks=False)
+    assert off.method == "texture" and off.hint_note == "landmark seed off"
+    # a seed far off (the AFTER 'face' 200 px away): the texture does not confirm it
+    wrong = Face(ab.landmarks.mesh + np.array([200.0, 150.0, 0.0]), 0.9)
+    reg = register_visits(ab, after, wrong)
+    assert reg.method == "texture" and "not confirmed" in reg.hint_note

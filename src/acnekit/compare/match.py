@@ -291,7 +291,8 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
               "persisting_linked": len(pairs), "persisting_faint": n_fb + n_fa,
               "persisting_faint_before": n_fb, "persisting_faint_after": n_fa,
               "before_not_counted": len(not_counted(before)), "after_not_counted": len(not_counted(after))}
-    area_common = skin_area(poly, before_hw, mask_b, mask_a, inv) if on_skin else polygon_area(poly)
+    area_poly = polygon_area(poly)
+    area_common = skin_area(poly, before_hw, mask_b, mask_a, inv) if on_skin else area_poly
     n_b, n_a = int(in_b.sum()), int(in_a.sum())
     area_b = float(np.sum(np.pi * lb.radius[in_b] ** 2))
     area_a = float(np.sum(np.pi * r_a[in_a] ** 2))
@@ -327,6 +328,7 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
         "changes": changes,
         "gate": {"radius_factor": RADIUS_GATE, "mm": MM_GATE if px_per_mm else None,
                  "error_factor": ERROR_GATE, "floor_px": floor},
-        "common_region": {"polygon": [[float(x), float(y)] for x, y in poly], "area_px2": area_common,
-                          "share_of_before": area_common / (before_hw[0] * before_hw[1])},
+        "common_region": {"polygon": [[float(x), float(y)] for x, y in poly], "area_px2": area_poly,
+                          "share_of_before": area_poly / (before_hw[0] * before_hw[1]),
+                          "skin_area_px2": area_common if on_skin else None},
     }

@@ -15,7 +15,9 @@ fail these gates: their matches do not agree on one transform.
 
 ``hint`` is the hook for face landmarks (or any prior): a 2x3 AFTER->BEFORE matrix; only
 feature matches that land within ``hint_tol`` (a share of BEFORE's long side) of where the
-hint puts them are used, and the result is still fitted, and gated, on texture.
+hint puts them are used, and the result is still fitted, and gated, on texture; then every
+match (near the hint or not) that the fit agrees with joins, and the fit is redone on them,
+so the inliers (and the support polygon) cover as much as without a hint.
 """
 
 from __future__ import annotations
@@ -206,6 +208,7 @@ def register(before_rgb: np.ndarray, after_rgb: np.ndarray, *, hint: np.ndarray 
             raise ValueError(f"hint must be a finite 2x3 matrix, got shape {hint.shape}")
         tol = hint_tol * max(before_rgb.shape[:2])
         near = np.linalg.norm(apply(hint, src) - dst, axis=1) <= tol
+        src_all, dst_all = src, dst
         src, dst = src[near], dst[near]
     n = len(src)
     if n < MIN_MATCHES:
@@ -233,6 +236,17 @@ def register(before_rgb: np.ndarray, after_rgb: np.ndarray, *, hint: np.ndarray 
     overlap = _overlap(matrix, after_rgb.shape[:2], before_rgb.shape[:2])
     if overlap < MIN_OVERLAP:
         raise _fail(f"the photos overlap on only {overlap:.0%} of the before frame (need {MIN_OVERLAP:.0%})")
+    if hint_used:  # grow: every match the refined fit agrees with, near the hint or not (the support)
+        grown = np.linalg.norm(apply(matrix, src_all) - dst_all, axis=1) <= RANSAC_PX / kb
+        if grown.sum() > k:
+            m2, mask2 = fit(src_all[grown].astype(np.float32), dst_all[grown].astype(np.float32), method=cv2.RANSAC,
+                            ransacReprojThreshold=RANSAC_PX / kb, maxIters=2000, confidence=0.999, refineIters=20)
+            if m2 is not None and mask2 is not None and np.isfinite(m2).all() and np.linalg.det(m2[:, :2]) > 0:
+                matrix = np.asarray(m2, dtype=np.float64)
+                src, dst = src_all[grown], dst_all[grown]
+                inl = mask2.ravel().astype(bool)
+                k, n = int(inl.sum()), len(src_all)  # quality over all matches, as without a hint
+                overlap = _overlap(matrix, after_rgb.shape[:2], before_rgb.shape[:2])
     err = np.linalg.norm(apply(matrix, src[inl]) - dst[inl], axis=1)
     return Registration(matrix, model, (len(kpb), len(kpa)), n, k, float(np.median(err)), overlap, hint_used,
                         np.stack([src[inl], dst[inl]], axis=1), "landmarks+texture" if hint_used else "texture")
