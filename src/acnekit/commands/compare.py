@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare", help="compare two visits of one face: persisting, new and resolved lesions",
         description="Compare two photos of one face taken at different visits: assess both, register AFTER onto "
-                    "BEFORE (skin-texture keypoints + RANSAC), match lesions one-to-one, and write DIR/"
+                    "BEFORE (face landmarks as a seed when both photos show a face, refined and verified on skin-texture keypoints + RANSAC), match lesions one-to-one, and write DIR/"
                     "comparison.json, DIR/side_by_side.jpg and DIR/report.html. Photos that cannot be "
                     "registered (another face or region) are refused.")
     p.add_argument("before", metavar="BEFORE", help="the earlier photo")
@@ -67,11 +67,13 @@ def check_out(out_dir: Path, force: bool, inputs: list[Path]) -> None:
 def _line(d: dict, out: Path) -> str:
     c, q = d["counts"], d["registration"]["quality"]
     ch = d["changes"]["count"]
+    rg = d["changes"].get("reference_grade") or {}
+    grade = f"; grade {rg['before']} -> {rg['after']}" if rg.get("before") and rg.get("after") else ""
     pct = "" if ch["percent"] is None else f" ({ch['percent']:+.0f}%)"
     return (f"{d['photos']['before']['file_name']} -> {d['photos']['after']['file_name']}: "
             f"{c['before']} -> {c['after']} lesions; {c['persisting']} persisting, {c['new']} new, "
-            f"{c['resolved']} resolved; count in the common region {ch['before']} -> {ch['after']}{pct}; "
-            f"registration {q['inliers']} inliers ({q['inlier_ratio']:.0%}), median error "
+            f"{c['resolved']} resolved; count in the common region {ch['before']} -> {ch['after']}{pct}{grade}; "
+            f"registration ({d['registration'].get('method', 'texture')}) {q['inliers']} inliers ({q['inlier_ratio']:.0%}), median error "
             f"{q['median_reprojection_error_px']:.1f} px -> {out}/")
 
 

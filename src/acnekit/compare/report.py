@@ -152,6 +152,28 @@ def _change_rows(changes: dict[str, Any]) -> str:
             + "".join(rows) + "</table>")
 
 
+def _grade_rows(changes: dict[str, Any]) -> str:
+    """Each photo's own whole-photo grades and the scale's sources."""
+    rows = []
+    for key, label in (("reference_grade", "reference grade (graded lesions)"),
+                       ("count_band", "count band (all counted lesions)")):
+        g = changes.get(key)
+        if not g:
+            continue
+        cnt = g.get("count") or {}
+        rows.append(f"<tr><th>{_e(label)}</th><td>{_e(g.get('before') or '-')} ({_f(cnt.get('before'))})</td>"
+                    f"<td>{_e(g.get('after') or '-')} ({_f(cnt.get('after'))})</td><td class='num'>{_f(g.get('change'))}</td></tr>")
+    sc = changes.get("scale")
+    if sc:
+        b, a = sc.get("before") or {}, sc.get("after") or {}
+        rows.append(f"<tr><th>scale (px/mm)</th><td>{_f(b.get('px_per_mm'), 2)} ({_e(b.get('source') or '-')})</td>"
+                    f"<td>{_f(a.get('px_per_mm'), 2)} ({_e(a.get('source') or '-')})</td><td></td></tr>")
+    if not rows:
+        return ""
+    return ("<table><tr><th>whole photo</th><th>before (count)</th><th>after (count)</th><th>change</th></tr>"
+            + "".join(rows) + "</table>")
+
+
 def render_report(comparison: dict[str, Any], image_bytes: bytes) -> str:
     c, reg, ph = comparison["counts"], comparison["registration"], comparison["photos"]
     q = reg["quality"]
@@ -160,7 +182,7 @@ def render_report(comparison: dict[str, Any], image_bytes: bytes) -> str:
     hyst = (f", score {hy['faint_threshold']:.3g} to {hy['operating_threshold']:.3g}"
             if hy.get("faint_threshold") is not None else "; off for this comparison")
     counts = "".join(f"<tr><th>{_e(k)}</th><td class='num'>{int(v)}</td></tr>" for k, v in c.items())
-    regrows = [("model", _e(reg["model"])), ("scale (after → before)", _f(reg["scale"], 4)),
+    regrows = [("method", _e(reg.get("method", "texture"))), ("model", _e(reg["model"])), ("scale (after → before)", _f(reg["scale"], 4)),
                ("rotation (degrees)", _f(reg["rotation_deg"], 2)),
                ("shift (px)", _e(", ".join(f"{v:.1f}" for v in reg["translation_px"]))),
                ("keypoint matches", _f(q["matches"])), ("RANSAC inliers", _f(q["inliers"])),
@@ -185,7 +207,7 @@ detection below the threshold there{hyst}); cyan squares are resolved (before on
 registration has keypoint support). Coordinates in comparison.json are in the photos'
 own pixels.</small></p>
 <h2>Lesions</h2><table>{counts}</table>
-<h2>Change</h2>{_change_rows(comparison['changes'])}
+<h2>Change</h2>{_change_rows(comparison['changes'])}{_grade_rows(comparison['changes'])}
 <p><small>Counts, area and density over the region both photos show; severity score and grade are each
 photo's own.</small></p>
 <h2>Registration</h2><table>{regtab}</table>
