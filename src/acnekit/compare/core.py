@@ -22,7 +22,8 @@ from acnekit import __version__
 from acnekit.assess import Assessment, assess_photo, check_score_thr, summarise
 from acnekit.circles import Circles
 from acnekit.compare.match import compare_lesions
-from acnekit.compare.register import Registration, RegistrationError, apply, fit_similarity, register, warp_after
+from acnekit.compare.register import (Registration, RegistrationError, apply, fit_similarity, match_features, register,
+                                      warp_after)
 from acnekit.scale import Scale
 
 REGISTERED_SCALE_NOTE = "the before photo's scale carried over by the registration (px/mm divided by its scale)"
@@ -76,24 +77,31 @@ def landmark_hint(before_face, after_face) -> np.ndarray | None:
 def register_visits(before: Assessment, after_rgb: np.ndarray, after_face, *, hint: np.ndarray | None = None,
                     landmarks: bool = True) -> Registration:
     """`register` AFTER onto BEFORE. A ``hint`` given is used as is (and recorded as
-    ``landmarks+texture``); otherwise, with a face in both photos and ``landmarks``, the
-    landmark similarity seeds the texture fit, which refines and verifies it; when the
-    texture does not confirm the seed (too few matches near it) the plain texture fit is
-    tried and the reason recorded in ``hint_note``."""
+    ``landmarks+texture``). Otherwise the texture fit is made (its failure refuses the pair:
+    landmarks never register photos the skin texture does not); then, with a face in both
+    photos and ``landmarks``, the landmark similarity seeds a second fit on the same
+    keypoint matches (only matches near where the seed puts them, then grown to every match
+    the fit agrees with), and the fit with more RANSAC inliers is kept; ``hint_note`` says
+    why the seeded one was not."""
     if hint is not None:
         return register(before.rgb, after_rgb, hint=hint)
     seed = landmark_hint(getattr(before, "landmarks", None), after_face) if landmarks else None
+    mt = match_features(before.rgb, after_rgb)
+    reg = register(before.rgb, after_rgb, matches=mt)
     if seed is None:
-        reg = register(before.rgb, after_rgb)
         reg.hint_note = ("landmark seed off" if not landmarks else
                          "no face-landmark seed: a face was not found in both photos")
         return reg
     try:
-        return register(before.rgb, after_rgb, hint=seed)
+        seeded = register(before.rgb, after_rgb, hint=seed, matches=mt)
     except RegistrationError as exc:
-        reg = register(before.rgb, after_rgb)
         reg.hint_note = f"the face-landmark seed was not confirmed by the texture ({exc}); texture alone"
         return reg
+    if seeded.inliers > reg.inliers:
+        return seeded
+    reg.hint_note = (f"the face-landmark seeded fit had no more inliers ({seeded.inliers} vs {reg.inliers}); "
+                     "texture alone")
+    return reg
 
 
 def assess_after(after: str | Path | bytes, before: Assessment, detector, *, score_thr: float | None = None,

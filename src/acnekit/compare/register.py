@@ -181,15 +181,22 @@ def _fail(what: str) -> RegistrationError:
     return RegistrationError(f"cannot register the two photos: {what}; are they the same face and region?")
 
 
-def register(before_rgb: np.ndarray, after_rgb: np.ndarray, *, hint: np.ndarray | None = None,
-             hint_tol: float = 0.05, model: str = "similarity") -> Registration:
-    """Register ``after_rgb`` onto ``before_rgb`` (both (H, W, 3) uint8). Raises
-    `RegistrationError` when the photos cannot be registered."""
+@dataclass
+class Matches:
+    """Ratio-test keypoint matches of two photos (full-resolution pixels), reusable by
+    several `register` calls (with and without a hint)."""
+
+    src: np.ndarray  # (n, 2) AFTER px
+    dst: np.ndarray  # (n, 2) BEFORE px
+    keypoints: tuple[int, int]  # before, after
+    kb: float  # BEFORE's working scale (working px per photo px)
+
+
+def match_features(before_rgb: np.ndarray, after_rgb: np.ndarray) -> Matches:
+    """ORB keypoints on skin-coloured pixels of both photos, matched with the ratio test.
+    Raises `RegistrationError` when either photo has too few keypoints."""
     import cv2
 
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    cv2.setRNGSeed(0)  # RANSAC is random: same photos, same transform
     gb, kb, mb = _grey(before_rgb)
     ga, ka, ma = _grey(after_rgb)
     orb = cv2.ORB_create(nfeatures=N_FEATURES)
@@ -201,6 +208,21 @@ def register(before_rgb: np.ndarray, after_rgb: np.ndarray, *, hint: np.ndarray 
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
     src = np.float64([kpa[m.queryIdx].pt for m in good]).reshape(-1, 2) / ka  # AFTER full-res px
     dst = np.float64([kpb[m.trainIdx].pt for m in good]).reshape(-1, 2) / kb  # BEFORE full-res px
+    return Matches(src, dst, (len(kpb), len(kpa)), kb)
+
+
+def register(before_rgb: np.ndarray, after_rgb: np.ndarray, *, hint: np.ndarray | None = None,
+             hint_tol: float = 0.05, model: str = "similarity", matches: Matches | None = None) -> Registration:
+    """Register ``after_rgb`` onto ``before_rgb`` (both (H, W, 3) uint8). Raises
+    `RegistrationError` when the photos cannot be registered. ``matches``: the two photos'
+    `match_features` when already found."""
+    import cv2
+
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    mt = matches if matches is not None else match_features(before_rgb, after_rgb)
+    cv2.setRNGSeed(0)  # RANSAC is random: same photos, same transform
+    src, dst, kb = mt.src, mt.dst, mt.kb
     hint_used = hint is not None
     if hint_used:
         hint = np.asarray(hint, dtype=np.float64)
@@ -248,7 +270,7 @@ def register(before_rgb: np.ndarray, after_rgb: np.ndarray, *, hint: np.ndarray 
                 k, n = int(inl.sum()), len(src_all)  # quality over all matches, as without a hint
                 overlap = _overlap(matrix, after_rgb.shape[:2], before_rgb.shape[:2])
     err = np.linalg.norm(apply(matrix, src[inl]) - dst[inl], axis=1)
-    return Registration(matrix, model, (len(kpb), len(kpa)), n, k, float(np.median(err)), overlap, hint_used,
+    return Registration(matrix, model, mt.keypoints, n, k, float(np.median(err)), overlap, hint_used,
                         np.stack([src[inl], dst[inl]], axis=1), "landmarks+texture" if hint_used else "texture")
 
 
