@@ -328,6 +328,8 @@ def rebuild(obj: Any, *, max_pixels: int = 2**62, bands: Sequence[int] = HAYASHI
     graded = graded_of(lesions, model)
     summary = summarise(kept, image["width"], image["height"], graded=None if graded is None else graded[keep],
                         scale=scale, bands=bands, model=model, lesion_extra=regions if face else None, face=face)
+    if isinstance(summary.get("face"), dict):  # summarise saw only the counted lesions
+        summary["face"]["outside_skin"] = sum(x.get("in_skin") is False and not x.get("removed") for x in lesions)
     warnings = _warnings_of(summary_in)
     if warnings:
         summary["warnings"] = warnings

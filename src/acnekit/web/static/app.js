@@ -479,6 +479,7 @@ $("restore").addEventListener("click", () => {
   l.in_skin = true;
   edited();
 });
+$("toggle-graded").addEventListener("click", toggleGraded);
 $("undo").addEventListener("click", undo);
 $("start-over").addEventListener("click", startOver);
 $("reviewer").addEventListener("change", () => { if (st.assessment) { st.dirty = true; autosave(); } });
