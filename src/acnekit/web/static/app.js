@@ -158,7 +158,8 @@ function describeSelected() {
   const ppm = st.assessment.summary && st.assessment.summary.scale && st.assessment.summary.scale.px_per_mm;
   const size = ppm ? `diameter ${(2 * l.r / ppm).toFixed(2)} mm (${(2 * l.r).toFixed(1)} px)` : `diameter ${(2 * l.r).toFixed(1)} px`;
   const origin = l.source === "added" ? "added by hand" : `detected${l.score !== null ? `, score ${fmt(l.score, 2)}` : ""}`;
-  const flags = [l.graded === true ? "counted by the grade" : st.grading || l.graded === false ? "not counted by the grade" : "", l.in_skin === false ? "outside the skin: not counted" : "",
+  const flags = [l.in_skin === false ? "" : l.graded === true ? "counted by the grade"
+                 : st.grading || l.graded === false ? "not counted by the grade" : "", l.in_skin === false ? "outside the skin: not counted" : "",
                  l.region ? `region ${l.region.replace(/_/g, " ")}` : ""].filter(Boolean);
   const n = st.lesions.filter((c) => !c.removed).length;
   const k = st.lesions.slice(0, st.selected + 1).filter((c) => !c.removed).length;
