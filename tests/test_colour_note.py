@@ -79,21 +79,6 @@ class _PredictFake(FakeDetector):
         return [self.predict(r, score_thr=score_thr) for r in rgbs]
 
 
-def test_detect_notes_a_palette_photo_per_image(tmp_path, capsys):
-    from acnekit.detector.predict import predict_dataset
-
-    src = tmp_path / "pal.png"
-    Image.fromarray(photo()).convert("P").save(src)
-    colour = tmp_path / "colour.png"
-    Image.fromarray(photo()).save(colour)
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always")
-        ds = predict_dataset(_PredictFake(), [src, colour])
-    assert len(seen) == 1 and "palette" in str(seen[0].message)
-    got = json.loads(ds.to_json())
-    assert "palette" in got["images"][0]["warnings"][0] and "warnings" not in got["images"][1]
-
-
 def test_detect_command_warns_once_and_notes_it_per_image(tmp_path, monkeypatch, capsys):
     """`acnekit detect` runs on an engine (DetectJob): the note still reaches stderr and the JSON."""
     class Fake(_PredictFake):

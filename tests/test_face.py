@@ -166,8 +166,9 @@ def test_summarise_does_not_count_lesions_outside_the_skin():
     c = Circles(np.array([[10.0, 10], [50, 50], [90, 90]]), np.array([2.0, 3.0, 4.0]))
     extra = [{"in_skin": True, "region": "forehead"}, {"in_skin": False, "region": None}, {}]  # absent = counted
     face = {"found": True, "region_skin_area_px2": {"forehead": 1e4, "chin": 1e4}}
-    s = summarise(c, 100, 100, px_per_mm=2.0, lesion_extra=extra, face=face)
-    assert s["count"] == 2 and s["grade"]["count"] == 2
+    # all three graded: the one outside the skin must not reach the reference grade's count either
+    s = summarise(c, 100, 100, px_per_mm=2.0, lesion_extra=extra, face=face, graded=[True, True, True])
+    assert s["count"] == 2 and s["grade"]["count"] == 2 and s["count_band"]["count"] == 2
     assert s["total_area_px2"] == pytest.approx(np.pi * (4 + 16))
     assert s["face"]["outside_skin"] == 1
     assert s["regions"]["forehead"]["count"] == 1 and s["regions"]["chin"]["count"] == 0

@@ -302,6 +302,8 @@ def _edited(client, fn):
     (lambda a: a["summary"].update(scale={"px_per_mm": 0}), "bad_scale", "positive"),  # zero scale
     (lambda a: a["summary"].update(scale={"ruler": "x"}), "bad_assessment", "summary.scale.ruler"),  # bad ruler
     (lambda a: a.update(annotations=a["annotations"] * 7000), "bad_assessment", "more than"),  # too many
+    (lambda a: a["summary"].update(warnings="grey"), "bad_assessment", "summary.warnings"),  # not a list
+    (lambda a: a["summary"].update(warnings=["x" * 301]), "bad_assessment", "summary.warnings"),  # too long
 ])
 def test_summary_refuses_bad_assessments(client, edit, code, fragment):
     check_error(_edited(client, edit), 422, code, fragment)
@@ -314,6 +316,34 @@ def test_summary_not_an_object_and_too_big(client):
     huge = b'{"images": [], "pad": "' + b"x" * (9 * 2**20) + b'"}'
     check_error(client.post("/api/summary", content=huge, headers={"content-type": "application/json"}),
                 413, "too_large")
+
+
+def test_warnings_and_face_kept_through_edits(client):
+    """The photo's warnings (a grayscale photo) and the face's regions describe the photo, not
+    the edits: /api/summary keeps them, and the report shows the warnings."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(photo()).convert("L").save(buf, "PNG")
+    data = buf.getvalue()
+    a = assess(client, data).json()
+    warnings = a["summary"]["warnings"]
+    assert warnings and isinstance(warnings[0], str)
+    a["annotations"].append({"id": 0, "image_id": 0, "coordinates": [250.0, 40.0], "radius": 6.0,
+                             "class_name": "acne", "source": "added"})
+    fresh = client.post("/api/summary", json=a).json()
+    assert fresh["summary"]["warnings"] == warnings and fresh["summary"]["count"] == 1
+    r = client.post("/api/report", files={"file": ("face.png", data, "image/png"),
+                                          "assessment": ("a.json", json.dumps(fresh), "application/json")})
+    assert r.status_code == 200 and "Warning:" in r.text
+    # the face (skin areas per region) travels with the edit: regions recomputed over the counted lesions
+    b = assess(client).json()
+    b["summary"]["face"] = {"found": True, "region_skin_area_px2": {"forehead": 2e4, "chin": 8e3}}
+    for x, region in zip(b["annotations"], ["forehead", "chin", None]):
+        x.update(region=region, in_skin=region is not None)
+    s = client.post("/api/summary", json=b).json()["summary"]
+    assert s["count"] == 2 and s["regions"]["forehead"]["count"] == 1 and s["regions"]["chin"]["count"] == 1
+    assert s["face"]["outside_skin"] == 1
 
 
 # ---------------------------------------------------------------------------- report

@@ -56,8 +56,19 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server():
     """A live ``acnekit serve`` on 127.0.0.1 with the fake detector."""
+    yield from _serve("fake")
+
+
+@pytest.fixture(scope="module")
+def face_server():
+    """The same with the stand-in face analysis (tests/_web_server.py ``face``): iris scale
+    10 +- 0.8 px/mm, regions, the top-left disc outside the skin."""
+    yield from _serve("face")
+
+
+def _serve(kind: str):
     port = free_port()
-    cmd = [sys.executable, str(HERE / "_web_server.py"), "fake", "--port", str(port)]
+    cmd = [sys.executable, str(HERE / "_web_server.py"), kind, "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -367,6 +378,104 @@ def test_reopen_json_with_photo_and_ruler(page, server, synthetic, tmp_path):
     pg.locator("#ppm").press("Enter")
     pg.locator("#reviewer").click()
     expect(pg.locator("#message")).to_contain_text("between 0.5 and 1000")
+
+
+def test_grade_face_scale_shown_and_updated(browser, face_server, synthetic, tmp_path):
+    """What the grade and face analyses add (issue 18): the reference grade first with its
+    graded count and probabilities, the count band secondary with its caveat, graded circles
+    distinct, the outside-skin lesion dimmed, not counted and restorable, the regions table,
+    the iris scale with its uncertainty and sizes in mm; marking lesions (a hand-added one
+    included) for the grade updates the grade through /api/summary; the export keeps it all."""
+    pg = open_page(browser, face_server)
+    try:
+        expect(pg.locator("header a.compare-link")).to_have_attribute("href", "/static/compare.html")
+        upload(pg, synthetic, 2)  # three discs, the top-left one outside the skin
+        # headline: grade name, graded count (the 12 px disc; the 8 px one is graded but off skin), probabilities
+        assert pg.locator("#grade-name").text_content() == "Mild"
+        expect(pg.locator("#graded-count")).to_have_attribute("data-count", "1")
+        expect(pg.locator("#graded-what")).to_contain_text("counted by the grade (of 2)")
+        probs = pg.locator("#probs .prob")
+        assert probs.count() == 4 and "hit" in probs.nth(0).get_attribute("class")
+        expect(probs.nth(0)).to_contain_text("mild 91 %")
+        expect(pg.locator("#band")).to_contain_text("mild (0-5 lesions)")
+        expect(pg.locator("#band-caveat")).to_contain_text("count band")
+        assert pg.locator("#caveat").text_content().startswith("Reproduces ACNE04")
+        assert pg.locator("#warnings").is_hidden()
+        # circles: graded thick, others dashed, the outside one dimmed; the legend says so
+        assert pg.locator("circle.lesion.graded").count() == 2
+        assert pg.locator("circle.lesion.ungraded").count() == 1
+        assert pg.locator("circle.lesion.outside").count() == 1
+        for text in ("counted by the grade", "not counted by the grade", "outside the skin"):
+            expect(pg.locator("#legend")).to_contain_text(text)
+        # scale: iris with its uncertainty in px/mm; sizes in mm; regions
+        expect(pg.locator("#scale")).to_contain_text("10.00 \u00b1 0.80 (\u00b18 %) px/mm, estimated from the iris")
+        assert pg.locator("#ppm").input_value() == "" and "iris" in pg.locator("#ppm").get_attribute("placeholder")
+        expect(pg.locator("#median")).to_contain_text("mm")
+        rows = {r.locator("td").nth(0).text_content(): r.locator("td").nth(1).text_content()
+                for r in pg.locator("#regions tr").all()}
+        assert rows["right cheek"] == "1" and rows["chin"] == "1" and rows["forehead"] == "0"
+        expect(pg.locator("#edits")).to_contain_text("1 outside the skin")
+
+        # mark the small chin disc for the grade (G): graded count 2
+        pg.mouse.click(*to_screen(pg, 100, 180))
+        expect(pg.locator("#selected")).to_contain_text("not counted by the grade; region chin")
+        expect(pg.locator("#selected")).to_contain_text("mm")
+        pg.keyboard.press("g")
+        expect(pg.locator("#graded-count")).to_have_attribute("data-count", "2", timeout=20000)
+        expect(pg.locator("#toggle-graded")).to_have_attribute("aria-pressed", "true")
+        # the outside-skin disc: restored, it counts (all lesions 3, graded 3)
+        pg.mouse.click(*to_screen(pg, 60, 50))
+        expect(pg.locator("#selected")).to_contain_text("outside the skin")
+        assert pg.locator("#toggle-graded").is_disabled()
+        pg.locator("#restore").click()
+        wait_count(pg, 3)
+        expect(pg.locator("#graded-count")).to_have_attribute("data-count", "3", timeout=20000)
+        # a hand-added lesion is not graded until marked; the button marks it
+        pg.keyboard.press("a")
+        pg.mouse.click(*to_screen(pg, *EMPTY))
+        wait_count(pg, 4)
+        expect(pg.locator("#graded-count")).to_have_attribute("data-count", "3")
+        assert pg.locator("circle.lesion.added.ungraded").count() == 1
+        pg.locator("#toggle-graded").click()
+        expect(pg.locator("#graded-count")).to_have_attribute("data-count", "4", timeout=20000)
+        assert pg.locator("circle.lesion.added.graded").count() == 1
+        expect(pg.locator("#graded-what")).to_contain_text("(of 4)")
+        # the regions and the iris scale survive the edits (the face travels with /api/summary)
+        expect(pg.locator("#scale")).to_contain_text("estimated from the iris")
+        assert pg.locator("#regions tr").count() == 5
+        expect(pg.locator("#pending")).to_be_hidden(timeout=20000)
+
+        with pg.expect_download() as dl:
+            pg.locator("#export-json").click()
+        a = json.loads(Path(dl.value.path()).read_text())
+        s = a["summary"]
+        assert s["grade"]["count"] == 4 and s["count"] == 4 and s["count_band"]["count"] == 4
+        assert s["scale"]["source"] == "iris" and s["scale"]["uncertainty"] == pytest.approx(0.8)
+        assert s["face"]["found"] and s["regions"]["right_cheek"]["count"] == 1
+        anns = a["annotations"]
+        assert [x.get("graded") for x in anns] == [True, True, True, True]
+        assert anns[0]["in_skin"] is True and anns[1]["region"] == "right_cheek" and anns[3]["source"] == "added"
+        # the report keeps them
+        with pg.expect_download() as dl:
+            pg.locator("#export-report").click()
+        page_html = Path(dl.value.path()).read_text()
+        for text in ("Face regions", "right cheek", "graded lesions", "iris", "added by the reviewer"):
+            assert text in page_html, text
+
+        # a photo without colour: its warning is shown, and kept through an edit
+        gray = tmp_path / "gray.png"
+        from PIL import Image
+        Image.fromarray(photo()).convert("L").save(gray)
+        upload(pg, gray, 0)
+        expect(pg.locator("#warnings")).to_be_visible()
+        warning = pg.locator("#warnings").text_content()
+        pg.keyboard.press("a")
+        pg.mouse.click(*to_screen(pg, *EMPTY))
+        wait_count(pg, 1)
+        expect(pg.locator("#warnings")).to_have_text(warning)
+        assert pg.errors == [], pg.errors
+    finally:
+        pg.context.close()
 
 
 def test_touch_pinch_zoom(browser, server, synthetic):

@@ -156,12 +156,14 @@ def render_report(assessment: dict[str, Any], rgb: np.ndarray, *, image_bytes: b
     scale_txt = (f"{_f(sc['px_per_mm'], 3)}{unc} px/mm ({_e(sc['source'])})" + (f"; {_e(sc['note'])}" if sc.get("note") else "")
                  if mm else _e(sc.get("note") or ""))
     ws = model.get("working_scale") or {}
+    warns = s.get("warnings") or []
+    warn_html = "".join(f"<p class='caveat'><b>Warning:</b> {_e(w)}</p>" for w in warns if isinstance(w, str))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>acnekit assessment: {_e(im['file_name'])}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
 <body>
 <h1>Acne assessment: {_e(im['file_name'])}</h1>
-<img class="photo" alt="photo with the {_f(s['count'])} detected lesions circled" src="data:image/jpeg;base64,{b64}">
+{warn_html}<img class="photo" alt="photo with the {_f(s['count'])} detected lesions circled" src="data:image/jpeg;base64,{b64}">
 {key}<p><small>Display copy; lesion coordinates in assessment.json are in the photo's own pixels.</small></p>
 <h2>Summary</h2><table>{_rows(rows)}</table>
 {_regions_html(s)}

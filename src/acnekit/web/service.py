@@ -231,6 +231,22 @@ def _model_of(summary: Any) -> dict[str, Any] | None:
     return model
 
 
+MAX_WARNINGS = 10
+
+
+def _warnings_of(summary: Any) -> list[str] | None:
+    """The photo's warnings (``summary.warnings``, e.g. a grayscale photo) an edited assessment
+    carries: they describe the photo, not the edits, so they are kept; at most 10 strings of at
+    most 300 characters each; None when absent."""
+    w = summary.get("warnings") if isinstance(summary, dict) else None
+    if w is None:
+        return None
+    if not (isinstance(w, list) and len(w) <= MAX_WARNINGS and all(isinstance(x, str) and len(x) <= 300 for x in w)):
+        raise DatasetError(f"must be a list of at most {MAX_WARNINGS} short strings, got {short_repr(w)}",
+                           where="summary.warnings")
+    return list(w) or None
+
+
 def _info_of(obj: dict[str, Any], model: dict[str, Any] | None) -> dict[str, Any]:
     """``info`` with the reviewer's fields checked and the provenance this server vouches for."""
     info = obj.get("info")
@@ -312,6 +328,11 @@ def rebuild(obj: Any, *, max_pixels: int = 2**62, bands: Sequence[int] = HAYASHI
     graded = graded_of(lesions, model)
     summary = summarise(kept, image["width"], image["height"], graded=None if graded is None else graded[keep],
                         scale=scale, bands=bands, model=model, lesion_extra=regions if face else None, face=face)
+    if isinstance(summary.get("face"), dict):  # summarise saw only the counted lesions
+        summary["face"]["outside_skin"] = sum(x.get("in_skin") is False and not x.get("removed") for x in lesions)
+    warnings = _warnings_of(summary_in)
+    if warnings:
+        summary["warnings"] = warnings
     return Edited(image, circles, lesions, _info_of(obj, model), summary)
 
 

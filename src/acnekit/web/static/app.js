@@ -64,7 +64,11 @@ function currentBody(extraInfo = {}) {
   return {
     images: a.images, info,
     annotations: st.lesions.map((l, i) => toAnnotation(l, i, a.images[0].id)),
-    summary: { scale: st.scale || (a.summary && a.summary.scale) || null, model: (a.summary && a.summary.model) || null },
+    summary: { scale: st.scale || (a.summary && a.summary.scale) || null, model: (a.summary && a.summary.model) || null,
+               // the face analysis (skin areas per region) and the photo's warnings are the photo's, not
+               // the edits': carried so that the server keeps summary.regions and summary.warnings
+               ...(a.summary && a.summary.face ? { face: a.summary.face } : {}),
+               ...(a.summary && a.summary.warnings ? { warnings: a.summary.warnings } : {}) },
   };
 }
 
@@ -82,6 +86,7 @@ const editor = createEditor(st, {
   describe: describeSelected,
   redraw: () => { editor.draw(); describeSelected(); },
   undo,
+  toggleGraded,
   rulerStart() { st.ruler = { points: [] }; $("ruler-box").hidden = false; describeRuler(); },
   rulerStop() { st.ruler = null; $("ruler-box").hidden = true; editor.drawTools(); },
   rulerPoint(p) {
@@ -122,11 +127,27 @@ function undo() {
 
 const counted = (l) => !l.removed && l.in_skin !== false;
 
+// Mark the selected lesion as counted by the reference grade or not (G). Only where the
+// assessment has a reference grade; the server recomputes the grade from the flags.
+function toggleGraded() {
+  const l = st.lesions[st.selected];
+  if (!st.grading || !l || l.removed || l.in_skin === false || st.busy) return;
+  st.undo.push(st.lesions.map((c) => ({ ...c })));
+  st.lastTag = null;
+  l.graded = l.graded !== true;
+  edited();
+}
+
 function updateButtons() {
   const l = st.lesions[st.selected];
   const ready = !!st.assessment && !st.busy;
   $("delete").disabled = !ready || !l;
   $("restore").hidden = !(l && l.in_skin === false);
+  const tg = $("toggle-graded");
+  tg.hidden = !(st.grading && l);
+  tg.disabled = !ready || !l || l.in_skin === false;
+  tg.setAttribute("aria-pressed", String(!!(l && l.graded === true)));
+  tg.firstChild.textContent = l && l.graded === true ? "Stop counting for the grade " : "Count for the grade ";
   $("undo").disabled = !ready || st.undo.length === 0;
   for (const id of ["export-json", "export-report", "start-over"]) $(id).disabled = !ready;
 }
@@ -137,7 +158,8 @@ function describeSelected() {
   const ppm = st.assessment.summary && st.assessment.summary.scale && st.assessment.summary.scale.px_per_mm;
   const size = ppm ? `diameter ${(2 * l.r / ppm).toFixed(2)} mm (${(2 * l.r).toFixed(1)} px)` : `diameter ${(2 * l.r).toFixed(1)} px`;
   const origin = l.source === "added" ? "added by hand" : `detected${l.score !== null ? `, score ${fmt(l.score, 2)}` : ""}`;
-  const flags = [l.graded === false ? "not counted by the grade" : "", l.in_skin === false ? "outside the skin: not counted" : "",
+  const flags = [l.in_skin === false ? "" : l.graded === true ? "counted by the grade"
+                 : st.grading || l.graded === false ? "not counted by the grade" : "", l.in_skin === false ? "outside the skin: not counted" : "",
                  l.region ? `region ${l.region.replace(/_/g, " ")}` : ""].filter(Boolean);
   const n = st.lesions.filter((c) => !c.removed).length;
   const k = st.lesions.slice(0, st.selected + 1).filter((c) => !c.removed).length;
@@ -269,6 +291,9 @@ async function show(blob, name, assessment) {
   if (st.url) URL.revokeObjectURL(st.url);
   Object.assign(st, { file: blob, name, url, assessment, selected: -1, undo: [], scale: null, lastTag: null,
                       lesions: assessment.annotations.map(fromAnnotation) });
+  const sm = assessment.summary || {};
+  st.grading = !!(sm.grade && sm.grade.method !== "hayashi-count-bands") || st.lesions.some((l) => l.graded !== undefined) ||
+    !!(sm.model && sm.model.graded);
   const im = assessment.images[0];
   const img = $("photo");
   img.src = url;
@@ -277,8 +302,13 @@ async function show(blob, name, assessment) {
   $("overlay").removeAttribute("hidden");
   $("overlay").setAttribute("viewBox", `0 0 ${im.width} ${im.height}`);
   $("drop").hidden = true;
-  const ppm = assessment.summary && assessment.summary.scale && assessment.summary.scale.px_per_mm;
-  $("ppm").value = ppm ? String(Math.round(ppm * 1000) / 1000) : "";
+  // The px/mm field holds only a scale entered by hand: an estimated one (iris) or a ruler's is
+  // shown as its placeholder, so that it is never sent as a manual scale with the next photo.
+  const sc = sm.scale || {};
+  const ppm = sc.px_per_mm ? String(Math.round(sc.px_per_mm * 1000) / 1000) : "";
+  const manual = ["manual", "given"].includes(sc.source);
+  $("ppm").value = manual ? ppm : "";
+  $("ppm").placeholder = ppm && !manual ? `${ppm} (${sc.source})` : "unknown";
   setIdentity(false);
   editor.fit();
   showSummary(assessment.summary, st.lesions);
@@ -450,6 +480,7 @@ $("restore").addEventListener("click", () => {
   l.in_skin = true;
   edited();
 });
+$("toggle-graded").addEventListener("click", toggleGraded);
 $("undo").addEventListener("click", undo);
 $("start-over").addEventListener("click", startOver);
 $("reviewer").addEventListener("change", () => { if (st.assessment) { st.dirty = true; autosave(); } });

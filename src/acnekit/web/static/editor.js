@@ -33,6 +33,7 @@ export function createEditor(st, hooks) {
       el.style.transform = `translate(${tx}px, ${ty}px)`;
     }
     group.setAttribute("stroke-width", String(STROKE_PX / s));
+    group.style.setProperty("--sw", `${STROKE_PX / s}px`); // graded circles: a multiple of it (app.css)
     drawTools();
   }
 
@@ -66,7 +67,8 @@ export function createEditor(st, hooks) {
       if (!visible(l)) return;
       const cls = ["lesion"];
       if (l.source === "added") cls.push("added");
-      if (l.graded === false) cls.push("ungraded");
+      if (l.graded === true) cls.push("graded");
+      else if (st.grading || l.graded === false) cls.push("ungraded"); // hand-added: not graded until marked
       if (l.in_skin === false) cls.push("outside");
       if (i === st.selected) cls.push("selected");
       group.appendChild(svgEl("circle", { cx: l.x, cy: l.y, r: l.r, "data-index": i, class: cls.join(" ") }));
@@ -127,7 +129,9 @@ export function createEditor(st, hooks) {
     const { w, h } = size();
     if (p.x < 0 || p.y < 0 || p.x > w || p.y > h) return;
     hooks.remember();
-    st.lesions.push({ x: round2(p.x), y: round2(p.y), r: round2(defaultRadius()), score: null, source: "added" });
+    const l = { x: round2(p.x), y: round2(p.y), r: round2(defaultRadius()), score: null, source: "added" };
+    if (st.grading) l.graded = false; // explicit in the JSON; G / "Count for the grade" marks it
+    st.lesions.push(l);
     st.selected = st.lesions.length - 1;
     hooks.changed();
   }
@@ -326,6 +330,7 @@ export function createEditor(st, hooks) {
     else if (low === "h") setMode("pan");
     else if (low === "r") setMode("ruler");
     else if (low === "c") toggleCircles();
+    else if (low === "g") hooks.toggleGraded();
     else if (k === "0") fit();
     else done = false;
     if (done && (arrows[k] || k === "Backspace" || k === " ")) ev.preventDefault();

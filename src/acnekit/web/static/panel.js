@@ -10,20 +10,42 @@ const SCALE_SOURCES = { given: "entered by hand", manual: "entered by hand", rul
                         iris: "estimated from the iris", none: "unknown" };
 const METHODS = { "hayashi-count-bands": "count band on all lesions" };
 
+const GRADE_NAMES = ["mild", "moderate", "severe", "very severe"]; // acnekit.grading.HAYASHI_NAMES
+const cap = (t) => (t ? t.charAt(0).toUpperCase() + t.slice(1) : t);
+
 export function showSummary(s, lesions) {
-  const g = s.grade || {};
-  const name = g.name ? String(g.name) : "\u2013";
-  $("grade-name").textContent = name.charAt(0).toUpperCase() + name.slice(1);
-  const method = METHODS[g.method] || (g.method ? String(g.method).replace(/[-_]/g, " ") : "grade");
-  $("grade-method").textContent = g.grade === undefined ? method : `${method} (${g.grade} on the 0\u20133 scale)`;
-  $("count").textContent = String(s.count);
-  $("count").dataset.count = String(s.count);
-  $("caveat").textContent = g.caveat || "Counts, sizes and grades are estimates by a detection model; they are " +
+  let g = s.grade || null, cb = s.count_band || null;
+  // old assessments: summary.grade was the all-lesion count band and there was no count_band
+  if (g && g.method === "hayashi-count-bands") { cb = cb || g; g = null; }
+  const n = s.count ?? 0;
+  if (g) {
+    $("grade-name").textContent = cap(g.name ? String(g.name) : `grade ${g.grade}`);
+    $("grade-method").textContent = `reference grade, ${g.grade} on the 0\u20133 scale`;
+    $("graded-count").textContent = String(g.count);
+    $("graded-count").dataset.count = String(g.count);
+    $("graded-what").textContent = `graded lesions counted by the grade (of ${n})`;
+    $("headline").title = g.explanation || "";
+  } else {
+    $("grade-name").textContent = cb ? cap(String(cb.name)) : "\u2013";
+    $("grade-method").textContent = cb ? `count band on all lesions (${cb.grade} on the 0\u20133 scale); no reference grade`
+      : "acne grade";
+    $("graded-count").textContent = String(n);
+    $("graded-count").dataset.count = String(n);
+    $("graded-what").textContent = "lesions counted";
+    $("headline").title = "";
+  }
+  showProbabilities(g);
+  $("count").textContent = String(n);
+  $("count").dataset.count = String(n);
+  $("caveat").textContent = (g && g.caveat) || "Counts, sizes and grades are estimates by a detection model; they are " +
     "not a diagnosis.";
-  const cb = s.count_band;
-  $("band-row").hidden = !(cb || g.band);
-  if (cb) $("band").textContent = `${cb.name ?? ""}${cb.band ? ` (${cb.band} lesions)` : ""}`;
-  else if (g.band) $("band").textContent = `${g.band} lesions${g.labels ? ` (bands ${g.labels.join(" / ")})` : ""}`;
+  $("band-row").hidden = !cb;
+  if (cb) {
+    $("band").textContent = `${cb.name ?? ""}${cb.band ? ` (${cb.band} lesions)` : ""}`;
+    $("band-caveat").textContent = g ? (cb.caveat || "") : "";
+    $("band-caveat").hidden = !g || !cb.caveat;
+  }
+  showWarnings(s.warnings);
   const sev = s.severity || {};
   $("score").textContent = fmt(sev.score, 1);
   const pct = sev.inputs ? ` (${fmt(sev.inputs.area_percent, 2)} % of photo)` : "";
@@ -32,17 +54,64 @@ export function showSummary(s, lesions) {
   const z = s.sizes || {};
   $("median").textContent = z.diameter_mm ? `${fmt(z.diameter_mm.p50, 2)} mm`
     : z.radius_px ? `${fmt(2 * z.radius_px.p50, 1)} px` : "\u2013";
-  const sc = s.scale || {};
-  const src = SCALE_SOURCES[sc.source] || sc.source || "";
-  $("scale").textContent = sc.px_per_mm ? `${fmt(sc.px_per_mm, 2)} px/mm, ${src}` +
-    (sc.uncertainty ? ` (\u00b1${typeof sc.uncertainty === "number" ? fmt(100 * sc.uncertainty, 0) + " %" : sc.uncertainty})` : "")
-    : "unknown: sizes in pixels";
+  showScale(s.scale || {});
   const e = s.edits;
   $("edits").textContent = e ? `${e.detected} detected, ${e.added} added, ${e.removed} removed` +
     (e.outside_skin ? `, ${e.outside_skin} outside the skin (not counted)` : "") : "\u2013";
   showRegions(s.regions);
   showLegend(lesions);
   drawHistogram((z.histogram) || {});
+}
+
+function showProbabilities(g) {
+  const box = $("probs");
+  box.replaceChildren();
+  const p = g && Array.isArray(g.probabilities) ? g.probabilities : null;
+  box.hidden = !p;
+  if (!p) return;
+  const label = document.createElement("span");
+  label.className = "probs-label";
+  label.textContent = "Probability:";
+  box.appendChild(label);
+  p.forEach((v, i) => {
+    const item = document.createElement("span");
+    item.className = "prob" + (i === g.grade ? " hit" : "");
+    item.dataset.grade = String(i);
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.style.width = `${Math.max(0, Math.min(1, Number(v) || 0)) * 100}%`;
+    const name = (g.labels && g.labels.length === 4 ? GRADE_NAMES[i] : `grade ${i}`) || `grade ${i}`;
+    item.append(bar, `${name} ${fmt(100 * v, 0)} %`);
+    item.title = `${name}${g.labels && g.labels[i] ? ` (${g.labels[i]} graded lesions)` : ""}: ${fmt(100 * v, 1)} %`;
+    box.appendChild(item);
+  });
+}
+
+function showWarnings(warnings) {
+  const box = $("warnings");
+  box.replaceChildren();
+  const list = Array.isArray(warnings) ? warnings.filter((w) => typeof w === "string" && w) : [];
+  box.hidden = list.length === 0;
+  for (const w of list) {
+    const li = document.createElement("li");
+    li.textContent = w;
+    box.appendChild(li);
+  }
+}
+
+// ``uncertainty`` is one standard deviation in px/mm (acnekit.scale.Scale), not a fraction.
+function showScale(sc) {
+  const src = SCALE_SOURCES[sc.source] || sc.source || "";
+  const el = $("scale");
+  el.dataset.source = sc.source || "none";
+  el.title = sc.note || "";
+  if (!sc.px_per_mm) {
+    el.textContent = "unknown: sizes in pixels" + (sc.note ? ` (${sc.note})` : "");
+    return;
+  }
+  const u = typeof sc.uncertainty === "number" && sc.uncertainty > 0
+    ? ` \u00b1 ${fmt(sc.uncertainty, 2)} (\u00b1${fmt(100 * sc.uncertainty / sc.px_per_mm, 0)} %)` : "";
+  el.textContent = `${fmt(sc.px_per_mm, 2)}${u} px/mm, ${src}` + (sc.source === "iris" && sc.note ? `: ${sc.note}` : "");
 }
 
 function showRegions(regions) {
@@ -63,7 +132,9 @@ function showRegions(regions) {
 
 function showLegend(lesions) {
   const items = [["det", "detected"], ["man", "added by hand"], ["sel", "selected"]];
-  if (lesions.some((l) => l.graded !== undefined)) items.splice(1, 0, ["ungraded", "not counted by the grade (dashed)"]);
+  if (lesions.some((l) => l.graded !== undefined)) {
+    items.splice(0, 1, ["graded", "counted by the grade (thick)"], ["ungraded", "detected, not counted by the grade (dashed)"]);
+  }
   if (lesions.some((l) => l.in_skin === false)) items.push(["outside", "outside the skin: not counted"]);
   const box = $("legend");
   box.replaceChildren();
