@@ -393,6 +393,11 @@ def test_landmark_seed_and_off_skin_lesions(tmp_path, monkeypatch):
     assert ch["count_band"]["before"] == sb["count_band"]["name"]
     assert ch["scale"]["before"]["source"] == "manual" and ch["scale"]["after"]["source"] == "registered"
     assert ch["area_mm2"]["before"] is not None
+    # the outside-skin lesions are drawn (grey) in the side-by-side image and the report renders
+    off = [r for r in d["lesions"]["after"] if r.get("counted") is False]
+    assert len(off) == 1 and len(off[0]["coordinates_in_before"]) == 2
+    files = render_outputs(d, before, after)
+    assert set(files) == set(OUTPUT_NAMES) and b"reference grade" in files["report.html"]
 
 
 def test_landmark_seed_off_or_rejected_falls_back_to_texture(tmp_path, monkeypatch):

@@ -282,8 +282,15 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
                   for j in range(len(la))]
     before_rows += [{"id": i, "status": "outside", "match": None, "faint": False, "counted": False, "reason": why}
                     for i, why in not_counted(before)]
-    after_rows += [{"id": j, "status": "outside", "match": None, "faint": False, "counted": False, "reason": why}
-                   for j, why in not_counted(after)]
+    a_ann = {int(a["id"]): a for a in after.get("annotations", [])}
+
+    def in_before(j: int) -> dict[str, Any]:
+        xy = apply(matrix, np.asarray(a_ann[j]["coordinates"], dtype=np.float64))[0]
+        return {"coordinates_in_before": [float(xy[0]), float(xy[1])],
+                "radius_in_before": float(a_ann[j]["radius"]) * s}
+
+    after_rows += [{"id": j, "status": "outside", "match": None, "faint": False, "counted": False, "reason": why,
+                    **in_before(j)} for j, why in not_counted(after)]
     n_fb, n_fa = int(fb.sum()), int(fa.sum())
     counts = {"before": len(lb), "after": len(la), "persisting": len(pairs) + n_fb + n_fa,
               "new": int(in_a.sum()) - len(pairs) - n_fa, "resolved": int(in_b.sum()) - len(pairs) - n_fb,

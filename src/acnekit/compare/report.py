@@ -86,10 +86,14 @@ def side_by_side(before_rgb: np.ndarray, after_rgb: np.ndarray, comparison: dict
             draw.line(pts + pts[:1], fill=REGION, width=max(1, lw // 2))
     pos_b = {}
     for row in comparison["lesions"]["before"]:
+        if row.get("reason") == "removed":  # deleted by hand: not drawn
+            continue
         a = bann[row["id"]]
         pos_b[row["id"]] = mark(*a["coordinates"], a["radius"], row["status"], 0.0)
     pos_a = {}
     for row in comparison["lesions"]["after"]:
+        if row.get("reason") == "removed":
+            continue
         pos_a[row["id"]] = mark(*row["coordinates_in_before"], row["radius_in_before"], row["status"], pw + GAP)
     for link in comparison["links"]:
         draw.line([pos_b[link["before"]], pos_a[link["after"]]], fill=LINK, width=max(1, lw // 2))
