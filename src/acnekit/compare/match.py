@@ -218,7 +218,8 @@ def _supported(xy: np.ndarray, r: np.ndarray, faint_xy: np.ndarray, faint_r: np.
 def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.ndarray, *,
                     px_per_mm: float | None = None, median_error_px: float = 0.0,
                     faint: tuple[Any, Any] | None = None, support: np.ndarray | None = None,
-                    skin: tuple[Any, Any] | None = None) -> dict[str, Any]:
+                    skin: tuple[Any, Any] | None = None, outside_ids: tuple[Any, Any] | None = None,
+                    faint_ids: tuple[Any, Any] | None = None, skin_area_px2: float | None = None) -> dict[str, Any]:
     """The comparison body (``counts``, ``links``, ``lesions``, ``changes``, ``gate``,
     ``common_region``) of two assessment dicts, AFTER registered onto BEFORE by ``matrix``
     (2x3, AFTER px -> BEFORE px). ``px_per_mm`` is BEFORE's scale. No I/O.
@@ -234,7 +235,13 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
     (down to the faint threshold), in each photo's own pixels. An unmatched lesion with a
     faint detection of the other visit at its place is ``persisting`` (``"faint": true``,
     no link) rather than resolved or new: hysteresis, so a lesion whose score wavers around
-    the threshold between two photos is not reported as a change."""
+    the threshold between two photos is not reported as a change.
+
+    Re-matching a corrected comparison (no photos, so no masks nor faint detections):
+    ``outside_ids`` = ``(before ids, after ids)`` of lesions kept ``outside`` (e.g. off the
+    skin of the other photo in the first comparison); ``faint_ids`` = ``(before ids, after
+    ids)`` of lesions a faint detection supports (used in place of ``faint``);
+    ``skin_area_px2`` = the common skin area (for the density) when ``skin`` is not given."""
     matrix = np.asarray(matrix, dtype=np.float64)
     s = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     ib, ia = before["images"][0], after["images"][0]
@@ -250,6 +257,9 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
     if on_skin:
         in_b &= mask_a.inside(apply(inv, lb.xy))
         in_a &= mask_b.inside(xy_a)
+    if outside_ids is not None:
+        in_b &= ~np.isin(lb.ids, np.fromiter(outside_ids[0], dtype=np.int64))
+        in_a &= ~np.isin(la.ids, np.fromiter(outside_ids[1], dtype=np.int64))
     floor = max(ERROR_GATE * median_error_px, MM_GATE * px_per_mm if px_per_mm else 0.0)
     ib_idx, ia_idx = np.flatnonzero(in_b), np.flatnonzero(in_a)
     pairs = [(ib_idx[i], ia_idx[j], d) for i, j, d in match_circles(lb.xy[in_b], lb.radius[in_b], xy_a[in_a], r_a[in_a], floor)]
@@ -264,6 +274,11 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
         free_a = in_a & ~np.isin(np.arange(len(la)), list(a_match))
         fb[free_b] = _supported(lb.xy[free_b], lb.radius[free_b], fxy_a, fr_a, floor)
         fa[free_a] = _supported(xy_a[free_a], r_a[free_a], f_b.xy, f_b.radius, floor)
+    elif faint_ids is not None:
+        fb = in_b & ~np.isin(np.arange(len(lb)), list(b_match)) & np.isin(
+            lb.ids, np.fromiter(faint_ids[0], dtype=np.int64))
+        fa = in_a & ~np.isin(np.arange(len(la)), list(a_match)) & np.isin(
+            la.ids, np.fromiter(faint_ids[1], dtype=np.int64))
 
     def mm(v: float, power: int = 1) -> float | None:
         return None if not px_per_mm else v / px_per_mm**power
@@ -300,6 +315,8 @@ def compare_lesions(before: dict[str, Any], after: dict[str, Any], matrix: np.nd
               "before_not_counted": len(not_counted(before)), "after_not_counted": len(not_counted(after))}
     area_poly = polygon_area(poly)
     area_common = skin_area(poly, before_hw, mask_b, mask_a, inv) if on_skin else area_poly
+    if not on_skin and skin_area_px2 is not None:
+        on_skin, area_common = True, float(skin_area_px2)
     n_b, n_a = int(in_b.sum()), int(in_a.sum())
     area_b = float(np.sum(np.pi * lb.radius[in_b] ** 2))
     area_a = float(np.sum(np.pi * r_a[in_a] ** 2))

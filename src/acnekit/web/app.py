@@ -15,6 +15,8 @@ CDN and stay blank offline):
   -> the self-contained HTML report.
 * ``POST /api/compare``: multipart ``before`` and ``after`` photos -> the comparison JSON
   (`acnekit.web.compare_api`; page: ``/static/compare.html``).
+* ``POST /api/compare/rematch``: a comparison JSON with corrected lesions -> the comparison
+  re-matched on the same registration, without re-detection.
 
 Errors are JSON ``{"error": code, "detail": message}``: 403 for a POST from another site's
 page (Origin check), 413 over the upload or pixel limit, 422 for a non-image, corrupt photo,
@@ -46,7 +48,7 @@ from acnekit.grading import HAYASHI_UPPER
 from acnekit.imageio import max_pixels_default
 from acnekit.scale import ScaleError
 from acnekit.web import service
-from acnekit.web.compare_api import PATH as COMPARE_PATH, add_compare_routes
+from acnekit.web.compare_api import PATH as COMPARE_PATH, REMATCH_PATH, add_compare_routes
 from acnekit.web.guard import Gate, Guard, HostCheck, OriginCheck, SecurityHeaders
 from acnekit.web.pool import WorkerPool
 
@@ -139,11 +141,13 @@ def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, qu
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size,
                                          upload_limit + ASSESSMENT_LIMIT + FORM_SLACK)
     gate = Gate(workers + queue)
-    app.add_middleware(Guard, gate=gate, heavy_paths={"/api/assess", "/api/report", "/api/summary", COMPARE_PATH},
+    app.add_middleware(Guard, gate=gate, heavy_paths={"/api/assess", "/api/report", "/api/summary", COMPARE_PATH,
+                                                    REMATCH_PATH},
                        default_limit=ASSESSMENT_LIMIT,
                        limits={"/api/assess": upload_limit + FORM_SLACK,
                                "/api/report": upload_limit + ASSESSMENT_LIMIT + FORM_SLACK,
-                               COMPARE_PATH: 2 * upload_limit + FORM_SLACK})
+                               COMPARE_PATH: 2 * upload_limit + FORM_SLACK,
+                               REMATCH_PATH: 2 * ASSESSMENT_LIMIT + FORM_SLACK})
     app.add_middleware(OriginCheck)
     if allowed_hosts is not None:
         app.add_middleware(HostCheck, allowed=set(allowed_hosts))
