@@ -120,6 +120,11 @@ def test_api_rematch_remove_and_add(client, compared):
     lambda d: d["assessments"].pop("after"),
     lambda d: d["common_region"].update(polygon=[[1, 2, 3]]),
     lambda d: d["lesions"].update(before=7),
+    lambda d: d["common_region"].update(polygon=[[1e300, 0], [0, 1e300], [-1e300, -1e300]]),
+    lambda d: d["common_region"].update(skin_area_px2=-5),
+    lambda d: d["registration"].update(matrix=[[1, 0, 1e300], [0, 1, 0]]),
+    lambda d: d["registration"].update(quality={"median_reprojection_error_px": 1e308}),
+    lambda d: d["summaries"].update(before=[1]),
     lambda d: d.update(hysteresis={"x": "y" * 20000}),
 ])
 def test_api_rematch_bad_input_is_422(client, compared, edit):

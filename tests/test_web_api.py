@@ -466,7 +466,8 @@ def test_openapi_fuzz_no_server_errors(det):
             assert r.status_code < 500, f"{case.method} {case.path}: {r.status_code} {r.text[:300]}"
 
         check()
-    assert set(seen) == {"/api/health", "/api/assess", "/api/summary", "/api/report", "/api/compare"}
+    assert set(seen) == {"/api/health", "/api/assess", "/api/summary", "/api/report", "/api/compare",
+                         "/api/compare/rematch"}
 
 
 # ---------------------------------------------------------------------------- hardening (issue 18)

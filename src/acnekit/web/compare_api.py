@@ -22,6 +22,7 @@ from acnekit.web import service
 PATH = "/api/compare"
 REMATCH_PATH = "/api/compare/rematch"
 MAX_POLYGON = 256  # common-region vertices accepted
+BOUND = 10.0 * service.MAX_SIDE  # pixel coordinates, shifts and reprojection errors accepted
 REMATCH_NOTE = ("re-matched after corrections by the reviewer, without re-detection: lesions removed are kept "
                 "with removed: true and not counted, lesions added have source: added; the registration, the "
                 "lesions outside the common skin and the faint-detection support are the first comparison's")
@@ -78,9 +79,9 @@ def _obj(v: Any, where: str) -> dict[str, Any]:
     return v
 
 
-def _finite(v: Any, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise DatasetError(f"must be a finite number, got {short_repr(v)}", where=where)
+def _finite(v: Any, where: str, lo: float = -BOUND, hi: float = BOUND) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+        raise DatasetError(f"must be a finite number in [{lo:g}, {hi:g}], got {short_repr(v)}", where=where)
     return float(v)
 
 
@@ -89,7 +90,8 @@ def _matrix(reg: dict[str, Any]) -> list[list[float]]:
     if not (isinstance(m, list) and len(m) == 2 and all(isinstance(r, list) and len(r) == 3 for r in m)):
         raise DatasetError(f"must be a 2x3 matrix (AFTER px -> BEFORE px), got {short_repr(m)}",
                            where="registration.matrix")
-    out = [[_finite(v, f"registration.matrix[{i}][{j}]") for j, v in enumerate(r)] for i, r in enumerate(m)]
+    out = [[_finite(v, f"registration.matrix[{i}][{j}]", *((-BOUND, BOUND) if j == 2 else (-20, 20)))
+            for j, v in enumerate(r)] for i, r in enumerate(m)]
     scale = math.sqrt(abs(out[0][0] * out[1][1] - out[0][1] * out[1][0]))
     if not 0.05 <= scale <= 20:
         raise DatasetError(f"scale {scale:.3g} is not a plausible registration", where="registration.matrix")
@@ -131,7 +133,7 @@ def rematch_comparison(obj: Any, *, max_pixels: int) -> dict[str, Any]:
     matrix = _matrix(reg)
     quality = reg.get("quality")
     err = quality.get("median_reprojection_error_px") if isinstance(quality, dict) else None
-    err = 0.0 if err is None else _finite(err, "registration.quality.median_reprojection_error_px")
+    err = 0.0 if err is None else _finite(err, "registration.quality.median_reprojection_error_px", 0.0)
     assessments = _obj(obj.get("assessments"), "assessments")
     summaries = _obj(obj.get("summaries") if obj.get("summaries") is not None else {}, "summaries")
     prior_rows = _obj(obj.get("lesions") if obj.get("lesions") is not None else {}, "lesions")
@@ -165,7 +167,7 @@ def rematch_comparison(obj: Any, *, max_pixels: int) -> dict[str, Any]:
             support = np.array([[_finite(v, "common_region.polygon") for v in p] for p in poly], dtype=np.float64)
             support = support.reshape(-1, 2)
         if region.get("skin_area_px2") is not None:
-            skin_area = _finite(region["skin_area_px2"], "common_region.skin_area_px2")
+            skin_area = _finite(region["skin_area_px2"], "common_region.skin_area_px2", 0.0, BOUND**2)
     b, a = sides["before"], sides["after"]
     body = compare_lesions(b, a, np.array(matrix), px_per_mm=b["summary"]["scale"]["px_per_mm"],
                            median_error_px=err, support=support if support is not None and len(support) >= 3 else None,
