@@ -32,6 +32,8 @@ def _e(v: Any) -> str:
 def _f(v: Any, digits: int = 2) -> str:
     if v is None:
         return "&ndash;"
+    if isinstance(v, (bool, np.bool_)):
+        return _e(v)
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     return f"{float(v):.{digits}f}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from html import escape
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ from PIL import Image, ImageDraw
 from acnekit.compare.register import warp_after
 from acnekit.draw import _font, draw_legend, line_width, text_size
 from acnekit.imageio import encode_image, resize_rgb
+from acnekit.report import _e, _f
 
 JSON_NAME = "comparison.json"
 SIDE_BY_SIDE = "side_by_side.jpg"
@@ -122,20 +122,6 @@ CAVEAT = ("The registration is one 2-D similarity transform; a face is not flat,
           "the texture matched may be misplaced. A lesion the detector misses in one visit shows as new or "
           "resolved; lesions outside the region both photos show are left out of the change figures. "
           "Research tool, not a medical device.")
-
-
-def _e(v: Any) -> str:
-    return escape(str(v), quote=True)
-
-
-def _f(v: Any, digits: int = 2) -> str:
-    if v is None:
-        return "&ndash;"
-    if isinstance(v, (bool, np.bool_)):
-        return _e(v)
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    return f"{float(v):.{digits}f}"
 
 
 def _change_rows(changes: dict[str, Any]) -> str:
