@@ -174,10 +174,6 @@ def real_pairs(pairs: list[tuple[Path, Path]], det, truth=None) -> None:
     """Detector figures per pair; with ``truth`` (Acne04-v2 records by name) also the
     annotators' circles matched through the same registration: registration + matching
     without the detector's misses and false alarms."""
-    from acnekit.compare import compare_photos
-    from acnekit.compare.core import SUPPORT_MARGIN
-    from acnekit.compare.match import compare_lesions
-    from acnekit.compare.register import RegistrationError
 
     print(f"== real pairs (photos of one face); landmark seed {MODES}")
     for mode in MODES:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from acnekit.assess import (DISPLAY_MAX_SIDE, OUTPUT_NAMES, Assessment, assess_photo, summarise,
+from acnekit.assess import (DISPLAY_MAX_SIDE, OUTPUT_NAMES, assess_photo, summarise,
                             write_outputs)
 from acnekit.circles import Circles
 from acnekit.cli import main
-from acnekit.errors import ImageError, OutputError
+from acnekit.errors import OutputError
 from acnekit.scale import ScaleError
 from acnekit.severity import severity_score
 from acnekit.validate import parse_dataset

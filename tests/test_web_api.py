@@ -14,7 +14,6 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from acnekit.assess import assess_photo, summarise
 from acnekit.circles import Circles

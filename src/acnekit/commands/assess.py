@@ -21,7 +21,7 @@ from acnekit.assess import (JSON_NAME, MIN_SIDE, OUTPUT_NAMES, check_out_dir, ch
                             write_files)
 from acnekit.atomic import check_output
 from acnekit.csvsafe import csv_text
-from acnekit.commands._common import add_tta_arg, apply_tta, print_json
+from acnekit.commands._common import add_tta_arg, print_json
 from acnekit.errors import AcneKitError, ImageError
 from acnekit.grading import HAYASHI_UPPER, parse_bands
 from acnekit.engines import run_engine

@@ -168,7 +168,6 @@ def run(args: argparse.Namespace) -> int:
     for folder in clean_stale(out, STAGE_PATTERNS):
         print(f"acnekit draw: removed {folder}, left by an interrupted run", file=sys.stderr)
     tmp = owned_stage(out, prefix=".draw-", suffix="")
-    done = False
     written: list[Path] = []
     progress = Progress(len(todo), "draw", enabled=not args.no_progress)
     try:
@@ -214,7 +213,6 @@ def run(args: argparse.Namespace) -> int:
         elif args.fail_fast:
             _place(tmp, out, [t for _, t in todo])  # all together, or none (the replaced ones put back)
             written.extend(t for _, t in todo)
-        done = True
     except OSError as exc:
         raise write_error(exc, out, "cannot write overlays") from None
     finally:

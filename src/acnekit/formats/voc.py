@@ -113,7 +113,7 @@ def voc_xml_to_record(text: str | bytes, path: Path, image_id: int, *, radius_ru
     wh = [parse_float(_text(size, t, path, "annotation/size"), path=path, where=f"annotation/size/{t}", what=t)
           for t in ("width", "height")]
     w, h = check_positive_size(wh[0], wh[1], path=path, where="annotation/size")
-    boxes, xyr, names, extras, wheres, scores = [], [], [], [], [], []
+    xyr, names, extras, wheres, scores = [], [], [], [], []
     for k, obj in enumerate(root.findall("object")):
         where = f"annotation/object[{k + 1}]"
         names.append(_text(obj, "name", path, where))
