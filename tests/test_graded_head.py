@@ -14,7 +14,7 @@ from acnekit.detector.infer import Detector
 from acnekit.detector.network import CircleNet
 from acnekit.errors import ModelError
 from acnekit.imageio import read_image
-from tests._synthetic import write_graded_dataset
+from _synthetic import write_graded_dataset
 
 
 def test_circle_scores_read_the_window_max():
