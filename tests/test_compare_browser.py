@@ -13,18 +13,10 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from test_web_browser import CHROMIUM, CHROMIUM_ARGS, server, sync_api  # noqa: E402,F401  (skips without chromium)
+from test_web_browser import browser, server, sync_api  # noqa: E402,F401  (fixtures; skips without chromium)
 from test_compare import H, W, skin, visits, with_discs, KEPT, REMOVED  # noqa: E402
 
 expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -92,6 +92,12 @@ class Assessment:
 
 
 # ---------------------------------------------------------------------------- summary (pure)
+def counted(lesion: dict[str, Any]) -> bool:
+    """Whether an assessment JSON lesion counts: not removed by a reviewer (``"removed": true``)
+    and not outside the skin mask (``"in_skin": false``); absent flags count."""
+    return not lesion.get("removed", False) and lesion.get("in_skin", True) is not False
+
+
 def _stats(v: np.ndarray) -> dict[str, float] | None:
     if len(v) == 0:
         return None

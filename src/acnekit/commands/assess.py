@@ -26,7 +26,7 @@ from acnekit.errors import AcneKitError, ImageError
 from acnekit.grading import HAYASHI_UPPER, parse_bands
 from acnekit.engines import run_engine
 from acnekit.engines.batch import (Progress, add_batch_args, apply_shard, finish, precheck, ray_options, refuse_bad,
-                                   warn_bad)
+                                   settle, warn_bad)
 from acnekit.engines.jobs import AssessJob, check_model
 from acnekit.engines.staging import clean_stale, owned_stage, signals_as_exceptions
 from acnekit.imageio import list_images
@@ -93,7 +93,8 @@ def _line(photo: Path, out: Path, s: dict) -> str:
         text = (f"{photo}: {g['name']} (grade {g['grade']}, reference grade from {g['count']} graded lesions, "
                 f"P {probs}), {s['count']} lesions (count band {cb['band']})")
     else:
-        text = f"{photo}: {s['count']} lesions, count band {cb['band']} ({cb['name']}; no graded head: no reference grade)"
+        text = (f"{photo}: {s['count']} lesions, count band {cb['band']} ({cb['name']}; "
+                "no graded head: no reference grade)")
     text += f", severity {s['severity']['score']:.1f}/100"
     if s["total_area_mm2"] is not None:
         text += f", lesion area {s['total_area_mm2']:.1f} mm2"
@@ -189,13 +190,9 @@ def run(args: argparse.Namespace) -> int:
     ok = False
 
     def on_outcome(o) -> None:
-        photo = Path(o.path)
-        progress.update(o.ok)
-        if not o.ok:
-            if args.fail_fast:
-                raise ImageError(o.error, path=photo)
-            failures[photo] = o.error
+        if not settle(o, progress, failures, args.fail_fast):
             return
+        photo = Path(o.path)
         target = targets[photo]
         folder = staged / target.name
         folder.mkdir()

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from acnekit.atomic import check_output
     from acnekit.dataset import AcneDataset, ImageRecord, load_dataset, save_dataset
     from acnekit.engines import run_engine
-    from acnekit.engines.batch import Progress, apply_shard, finish, precheck, ray_options, refuse_bad, warn_bad
+    from acnekit.engines.batch import Progress, apply_shard, finish, precheck, ray_options, refuse_bad, settle, warn_bad
     from acnekit.engines.jobs import DetectJob, check_model
     from acnekit.engines.staging import Terminated
     from acnekit.errors import AcneKitError, AcneKitWarning, ImageError
@@ -125,13 +125,9 @@ def run(args: argparse.Namespace) -> int:
         return AcneDataset(images, info=meta)
 
     def on_outcome(o) -> None:
-        photo = Path(o.path)
-        progress.update(o.ok)
-        if not o.ok:
-            if args.fail_fast:
-                raise ImageError(o.error, path=photo)
-            failures[photo] = o.error
+        if not settle(o, progress, failures, args.fail_fast):
             return
+        photo = Path(o.path)
         if not info:
             info.update(o.value["info"])
             if previous and any(prev_info.get(k) != info[k] for k in ("model", "score_floor")):

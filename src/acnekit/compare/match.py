@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from acnekit.assess import counted
 from acnekit.compare.register import apply
 
 RADIUS_GATE = 1.5
@@ -50,10 +51,6 @@ class Lesions:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-
-def counted(ann: dict[str, Any]) -> bool:
-    return not ann.get("removed", False) and ann.get("in_skin", True) is not False
 
 
 def not_counted(assessment: dict[str, Any]) -> list[tuple[int, str]]:

@@ -167,3 +167,16 @@ class Progress:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def settle(outcome, progress: Progress, failures: dict[Path, str], fail_fast: bool) -> bool:
+    """Count one engine outcome on the bar. A failure is recorded in ``failures`` (or raised,
+    with ``--fail-fast``); True when the photo succeeded and its result is to be used."""
+    photo = Path(outcome.path)
+    progress.update(outcome.ok)
+    if outcome.ok:
+        return True
+    if fail_fast:
+        raise ImageError(outcome.error, path=photo)
+    failures[photo] = outcome.error
+    return False

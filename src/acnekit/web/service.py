@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from acnekit import __version__
-from acnekit.assess import annotated_image, assess_photo, summarise
+from acnekit.assess import annotated_image, assess_photo, counted, summarise
 from acnekit.circles import Circles
 from acnekit.errors import AcneKitError, DatasetError, ImageError, short_repr
 from acnekit.grading import HAYASHI_UPPER
@@ -188,11 +188,6 @@ def _circles_of(obj: dict[str, Any], max_pixels: int) -> tuple[dict[str, Any], l
             raise DatasetError(f"must be 64 lower-case hex digits, got {short_repr(digest)}", where="images[0].sha256")
         image["sha256"] = digest
     return image, lesions, c
-
-
-def counted(lesion: dict[str, Any]) -> bool:
-    """Whether a lesion counts: not removed by the reviewer and not outside the skin mask."""
-    return not lesion.get("removed", False) and lesion.get("in_skin", True) is not False
 
 
 def _small(value: Any, where: str) -> None:
