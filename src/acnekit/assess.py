@@ -246,6 +246,8 @@ def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | Non
     scale = choose_scale(scale, fa)
     work_scale, ws = face_working_scale(fa.face.size_px() if fa.found else None, w, h,
                                         dict(detector.working_scale), fa.summary.get("note", ""))
+    if ws.get("low_resolution"):
+        notes.append(ws["resolution_note"])
     circles = (detector.predict(rgb, score_thr=thr) if work_scale is None
                else detector.predict(rgb, score_thr=thr, work_scale=work_scale))
     used_thr = detector.score_threshold if thr is None else thr

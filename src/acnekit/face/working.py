@@ -2,16 +2,19 @@
 detector's training photos, whatever the framing (background, distance, resolution).
 
 Face size is `Face.size_px` (RMS 3D distance of the 468 mesh points to their centroid, so it
-barely depends on head yaw). `TRAIN_FACE_PX` = 166.4 px is its median over the 748 of 783
+barely depends on head yaw). `TRAIN_FACE_PX` = 167.7 px is its median over the 745 of 783
 training photos (acne04-640/train.txt) where a face was found, each measured on the 640x640
 copy restored to the original aspect ratio at the same area (e.g. 607x674 for a 3112x3456
-original): exactly the working image today's area rule gives the originals. p10-p90: 152-180
-px. Measured by ``bench/bench_face.py --train-face-size``. A model card may override it with
+original): exactly the working image today's area rule gives the originals. p10-p90:
+153.8-182.4 px. Measured by ``bench/bench_face.py --train-face-size`` (2026-11-30, with the
+settled mesh ROI of `landmarks.settle_roi`; 166.4 px with the former fixed 3 mesh passes). A model card may override it with
 ``working_scale.face_size_px``.
 
 Optionally (`SNAP`, off by default) the area rule's scale is kept when it already puts the
 face within SNAP of that size (``snapped: true``).
-Without a face the area rule applies (``rule: "area"`` with the reason).
+Without a face the area rule applies (``rule: "area"`` with the reason). When the face rule
+enlarges the photo by more than `UPSAMPLE_WARN`, the record carries ``low_resolution: true``
+and a ``resolution_note`` (assessment repeats it in ``summary.warnings``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-TRAIN_FACE_PX = 166.4
+TRAIN_FACE_PX = 167.7
 MAX_AREA_FACTOR = 16.0  # the face rule may change the working area at most this much vs the area rule
 # when the area rule already gives the face within this share of its training size, its scale is
 # kept. Off (0): a 10% snap keeps near today's results on photos framed like the training photos
@@ -28,6 +31,19 @@ MAX_AREA_FACTOR = 16.0  # the face rule may change the working area at most this
 # breaks framing invariance near the edge of the band (the detector's count moves by ~20% for a
 # 10% scale change: a half-size fullres photo gave 24 lesions snapped, 16 when padded by 25%).
 SNAP = 0.0
+# The face rule enlarges a photo whose face has fewer pixels than the training faces; beyond
+# this factor counts measurably drop (lesions of 1-3 px radius at the training scale are not
+# resolved by the photo, and enlarging cannot restore them), so the record says so
+# (``low_resolution: true`` with ``resolution_note``) and assessment adds a warning.
+UPSAMPLE_WARN = 1.4
+
+
+def resolution_note(scale: float) -> str:
+    """The warning for a photo the face rule enlarges ``scale`` times (at most 300 characters,
+    the web service's limit for a warning)."""
+    return (f"the photo was enlarged {scale:.2f}x to give the face the size the detector was trained "
+            f"on: it shows the face with fewer pixels than the training photos, so small lesions may "
+            f"be missed and the count may be low; a closer or sharper photo counts more reliably")
 
 
 def face_working_scale(face_size_px: float | None, width: int, height: int, card_ws: dict[str, Any],
@@ -52,4 +68,7 @@ def face_working_scale(face_size_px: float | None, width: int, height: int, card
         return area_s, ws
     if clamped != s:
         ws["reason"] += f" (clamped from {s:.4g}: at most {MAX_AREA_FACTOR:g}x the area rule's area)"
+    ws["low_resolution"] = clamped > UPSAMPLE_WARN
+    if ws["low_resolution"]:
+        ws["resolution_note"] = resolution_note(clamped)
     return clamped, ws
