@@ -244,3 +244,48 @@ def test_padding_and_downscaling_keep_the_count(name):
         inside = (xy[:, 0] >= ox) & (xy[:, 0] <= ox + w * k) & (xy[:, 1] >= oy) & (xy[:, 1] <= oy + h * k)
         assert inside.all(), f"{vname}: a counted lesion in the border"
         assert a.summary["scale"]["px_per_mm"] == pytest.approx(ppm0 * k, rel=0.10), vname
+
+
+# ---------------------------------------------------------------------------- ROI settling
+def test_settle_roi_reaches_the_fixed_point_from_either_side(monkeypatch):
+    """A stand-in mesh whose extent follows the ROI it is given (extent = 0.6 x side + 60, the
+    slow pull the real mesh shows): the ROI side settles where side = 1.5 x extent, i.e. 300,
+    from a ROI too large (a padded photo) and too small alike, in few passes."""
+    unit = np.random.default_rng(0).uniform(-0.5, 0.5, size=(468, 3))
+    unit[landmarks.EYE_CORNERS["left"][0], :2] = (-0.5, 0.0)  # eye line level: no roll
+    unit[landmarks.EYE_CORNERS["right"][1], :2] = (0.5, 0.0)
+    unit[0, :2] = (0.0, -0.5)
+    unit[1, :2] = (0.0, 0.5)  # extent 1 x 1
+    calls = []
+
+    def fake_pass(img, roi):
+        calls.append(roi)
+        cx, cy, side, _ = roi
+        extent = 0.6 * side + 60.0
+        return unit * extent + [cx + 3.0, cy - 2.0, 0.0], 0.9
+
+    monkeypatch.setattr(landmarks, "mesh_pass", fake_pass)
+    fixed = 1.5 * 60.0 / (1 - 1.5 * 0.6)  # side = 1.5 (0.6 side + 60)  ->  900
+    for start in (2000.0, 450.0):
+        calls.clear()
+        mesh, p, roi, passes = landmarks.settle_roi(None, (500.0, 500.0, start, 0.0))
+        assert roi[2] == pytest.approx(fixed, rel=2 * landmarks.ROI_TOL)
+        assert passes <= 8 and passes == len(calls)  # plain iteration would need about 50
+        assert mesh[:, :2].mean(axis=0) == pytest.approx(unit[:, :2].mean(axis=0) * (0.6 * roi[2] + 60)
+                                                         + [roi[0] + 3.0, roi[1] - 2.0])  # the ROI's own mesh
+    calls.clear()
+    landmarks.settle_roi(None, (500.0, 500.0, 3000.0, 0.0), max_passes=3)
+    assert len(calls) == 3  # the cap holds
+
+
+def test_low_resolution_flag_and_note():
+    from acnekit.face.working import TRAIN_FACE_PX, UPSAMPLE_WARN, face_working_scale
+
+    ws = {"rule": "area", "area": 640 * 640}
+    s, rec = face_working_scale(TRAIN_FACE_PX / 2, 320, 320, ws)  # a half-size 640 copy: enlarged 2x
+    assert s == pytest.approx(2.0) and rec["low_resolution"]
+    assert "2.00x" in rec["resolution_note"] and len(rec["resolution_note"]) <= 300  # the web's limit
+    s, rec = face_working_scale(TRAIN_FACE_PX / (UPSAMPLE_WARN * 0.99), 640, 640, ws)
+    assert not rec["low_resolution"] and "resolution_note" not in rec
+    s, rec = face_working_scale(TRAIN_FACE_PX * 5, 3000, 3000, ws)  # a downscale never warns
+    assert not rec["low_resolution"]

@@ -190,8 +190,8 @@ def settle_roi(img: Image.Image, roi, max_passes: int = MAX_PASSES,
     """(mesh, presence, roi, passes): the mesh on a ROI that is (nearly) a fixed point of
     "fit the ROI to the mesh found in it". The side s maps to f(s), the side of the ROI fitted to
     the mesh found on a ROI of side s; plain iteration (s <- f(s)) contracts slowly (f' near
-    0.9), so once two passes are known the side takes a secant step towards f(s) = s, kept
-    within 30% of the last two sides (plain iteration otherwise). Centre and roll take the fitted
+    0.9), so once two passes are known the side takes a secant step towards f(s) = s, by at
+    most 30% beyond the last two sides (plain iteration when the secant slope is not negative). Centre and roll take the fitted
     ROI's."""
     mesh, p = mesh_pass(img, roi)
     seen: list[tuple[float, float]] = []  # (side given, side fitted)
@@ -207,9 +207,7 @@ def settle_roi(img: Image.Image, roi, max_passes: int = MAX_PASSES,
             if a1 != a0:
                 slope = ((b1 - a1) - (b0 - a0)) / (a1 - a0)  # d(f(s) - s)/ds, negative near a fixed point
                 if slope < 0:
-                    step = a1 - (b1 - a1) / slope
-                    if min(a1, b1) / 1.3 < step < max(a1, b1) * 1.3:
-                        side = step
+                    side = min(max(a1 - (b1 - a1) / slope, min(a1, b1) / 1.3), max(a1, b1) * 1.3)
         roi = (fit[0], fit[1], side, fit[3])
         mesh, p = mesh_pass(img, roi)
         passes += 1
