@@ -289,3 +289,31 @@ def test_low_resolution_flag_and_note():
     assert not rec["low_resolution"] and "resolution_note" not in rec
     s, rec = face_working_scale(TRAIN_FACE_PX * 5, 3000, 3000, ws)  # a downscale never warns
     assert not rec["low_resolution"]
+
+
+def test_a_small_photo_of_a_face_gets_the_low_resolution_warning(acne640):
+    """A 640 val photo halved (a face of about 83 px): the face rule enlarges it about 2x and the
+    assessment says the count may be low; the 640 photo itself gets no such warning."""
+    import io
+
+    from acnekit.assess import assess_photo
+    from acnekit.detector.infer import DEFAULT_MODEL, Detector
+    from acnekit.imageio import read_image, resize_rgb
+
+    if not landmarks.available() or not DEFAULT_MODEL.exists():
+        pytest.skip("onnxruntime or the shipped detector is missing")
+    det = Detector.load()
+    rgb = read_image(acne640 / "images" / "levle0_103.jpg")
+
+    def run(img):
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, "PNG")
+        return assess_photo(buf.getvalue(), det).summary
+
+    full = run(rgb)
+    assert full["face"]["found"] and not full["model"]["working_scale"]["low_resolution"]
+    assert not any("enlarged" in w for w in full.get("warnings", []))
+    half = run(resize_rgb(rgb, 320, 320))
+    ws = half["model"]["working_scale"]
+    assert ws["rule"] == "face" and ws["low_resolution"] and ws["scale"] > 1.6
+    assert ws["resolution_note"] in half["warnings"]
