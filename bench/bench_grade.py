@@ -1,9 +1,11 @@
-"""The reference grade on ACNE04 val: the shipped graded head's graded count against the VOC
-box count (MAE, RMSE) and its grade against the file-name grade (accuracy, quadratic kappa,
-confusion matrix), beside the anchors (Hayashi on the true box count, the all-lesion count
-band, always "moderate"); and the time per photo with and without the graded head.
+"""The reference grade on ACNE04 val, as `acnekit assess` gives it (face working scale and
+skin mask; ``--no-face``: the photo-area rule, every lesion): the graded count against the
+VOC box count (MAE, RMSE) and the grade against the file-name grade (accuracy, quadratic
+kappa, confusion matrix), beside the anchors (Hayashi on the true box count, the all-lesion
+count band, always "moderate"); and the time per photo with and without the graded head and
+selector (network and selection only, no face analysis).
 
-    .venv/bin/python bench/bench_grade.py [--split val] [--limit N] [--time-photos 20]
+    .venv/bin/python bench/bench_grade.py [--split val] [--limit N] [--time-photos 20] [--no-face]
 
 Reads ../shared/data/acne04-640 (skips with a message when absent). Val selected the graded
 head's epoch and threshold and the probabilities' sigma, so val figures are optimistic;
@@ -28,12 +30,14 @@ def main() -> int:
     ap.add_argument("--split", default="val", choices=("train", "val"))
     ap.add_argument("--limit", type=int, default=0, help="first N photos only (0: all)")
     ap.add_argument("--time-photos", type=int, default=20, help="photos timed with and without the head")
+    ap.add_argument("--no-face", action="store_true", help="assess without face analysis (photo-area rule)")
     args = ap.parse_args()
     if not (DATA / "voc").is_dir():
         print(f"skip: {DATA} absent")
         return 0
     import torch
 
+    from acnekit.assess import assess_photo
     from acnekit.detector.graded_train import read_boxes
     from acnekit.detector.infer import Detector
     from acnekit.grading import filename_grade, hayashi_grade
@@ -49,10 +53,10 @@ def main() -> int:
     names = names[: args.limit] if args.limit else names
     graded, allc, boxes, ref, nll = [], [], [], [], []
     for n in names:
-        c = det.predict(read_image(DATA / "images" / n))
-        k = int((c.graded_score >= det.graded_threshold).sum())
+        summary = assess_photo(DATA / "images" / n, det, face=not args.no_face).summary
+        k = int(summary["grade"]["count"])
         graded.append(k)
-        allc.append(len(c))
+        allc.append(int(summary["count"]))
         boxes.append(len(read_boxes(DATA / "voc" / (Path(n).stem + ".xml"))))
         ref.append(filename_grade(n))
         nll.append(-np.log(max(grade_probabilities(k)[ref[-1]], 1e-12)))
@@ -60,7 +64,8 @@ def main() -> int:
     pred = hayashi_grade(graded)
     conf = confusion_matrix(ref, pred, 4)
     print(f"{args.split}: {len(names)} photos, grades {np.bincount(ref, minlength=4).tolist()}; "
-          f"graded head {det.graded_card.get('name')} (threshold {det.graded_threshold}) on {det.name}")
+          f"graded head {det.graded_card.get('name')} (selector: {'yes' if det.selector else 'no'}, threshold "
+          f"{det.graded_threshold}) on {det.name}; {'no face (area rule)' if args.no_face else 'face rule + skin mask'}")
     print(f"graded count vs VOC box count: MAE {np.abs(graded - boxes).mean():.2f}, "
           f"RMSE {np.sqrt(((graded - boxes) ** 2).mean()):.2f}, mean graded {graded.mean():.1f} vs boxes {boxes.mean():.1f}")
     print(f"reference grade vs file-name grade: accuracy {(pred == ref).mean():.3f}, "
@@ -75,7 +80,7 @@ def main() -> int:
     torch.set_num_threads(torch.get_num_threads())
     plain = Detector.load(graded=None)
     photos = [read_image(DATA / "images" / n) for n in names[: args.time_photos]]
-    runs = {"circles only": plain, "circles + graded head": det}
+    runs = {"circles only": plain, "circles + graded head and selector": det}
     ts: dict[str, list[float]] = {k: [] for k in runs}
     for d in runs.values():
         d.predict(photos[0])  # warm-up

@@ -101,9 +101,14 @@ class Detector:
         self.card = {**DEFAULT_CARD, **(card or {})}
         self.graded = None
         self.graded_card = dict(graded_card or {})
+        self.selector = None  # acnekit.detector.graded_select.Selector from the graded card, if any
         if graded is not None:
             graded = graded.eval().to(self.device)
             self.graded = (fold_batchnorm(graded) if fold_bn else graded).to(memory_format=torch.channels_last)
+            if self.graded_card.get("selector"):
+                from acnekit.detector.graded_select import Selector
+
+                self.selector = Selector.from_card(self.graded_card["selector"])
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -214,8 +219,20 @@ class Detector:
         """`predict` for several photos: those whose working images have the same size and
         need no tiling go through the network as one batch; the result is the same as
         calling `predict` on each."""
-        ws = self.card["working_scale"]
         thr = self.score_threshold if score_thr is None else float(score_thr)
+        out = []
+        for rgb, (work, c) in zip(rgbs, self.candidates_many(rgbs, work_scales)):
+            c = c.scaled(rgb.shape[1] / work.shape[1], rgb.shape[0] / work.shape[0])
+            out.append(c[c.score >= thr])
+        return out
+
+    def candidates_many(self, rgbs: list[np.ndarray], work_scales: list[float | None] | None = None,
+                        select: bool = True) -> list[tuple[np.ndarray, Circles]]:
+        """Per photo, (its working image, every circle with score >= ``min_score`` in
+        working-image pixels). With a graded head the circles carry ``graded_score``: the
+        graded selector's probability (`acnekit.detector.graded_select`) when the head's card
+        has one and ``select``, else the head's own score."""
+        ws = self.card["working_scale"]
         scales = work_scales if work_scales is not None else [None] * len(rgbs)
         works = [self.working_image(rgb, s) for rgb, s in zip(rgbs, scales)]
         found: list[Circles | None] = [None] * len(rgbs)
@@ -228,11 +245,11 @@ class Detector:
         for idx in groups.values():
             for i, c in zip(idx, self.predict_working_batch(np.stack([works[i] for i in idx]))):
                 found[i] = c
-        out = []
-        for rgb, work, c in zip(rgbs, works, found):
-            c = c.scaled(rgb.shape[1] / work.shape[1], rgb.shape[0] / work.shape[0])
-            out.append(c[c.score >= thr])
-        return out
+        if select and self.selector is not None:
+            for work, c in zip(works, found):
+                if c.graded_score is not None:
+                    c.graded_score = self.selector(work, c, c.graded_score)
+        return list(zip(works, found))
 
     def working_image(self, rgb: np.ndarray, scale: float | None = None) -> np.ndarray:
         """The photo at the working scale; when it had to be resized, JPEG round-tripped at
