@@ -61,6 +61,8 @@ class OnnxDetector(Detector):
             raise ModelError("onnxruntime is not installed (pip install acnekit[onnx])") from None
         self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         self.card = {**card, "bf16": False}
+        # the exported graph has no graded head (nor its selector): `Detector` reads these
+        self.graded, self.graded_card, self.selector = None, {}, None
 
     @property
     def device(self) -> torch.device:
