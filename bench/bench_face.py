@@ -37,7 +37,7 @@ from PIL import Image
 from acnekit.face import landmarks
 from acnekit.face.mask import skin_mask
 from acnekit.face.working import face_working_scale
-from acnekit.imageio import read_image, resize_rgb
+from acnekit.imageio import jpeg_quality, read_image, resize_rgb
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -198,8 +198,9 @@ def main() -> int:
             masked.append(ImageRecord(i, n, 640, 640, c if m is None else c[m.inside(c.xy)]))
             f = faces[n]
             s, rec = face_working_scale(None if f is None else f.size_px(), 640, 640, det.working_scale)
-            cf = c if s is None or rec.get("snapped") else det.predict(rgb, score_thr=det.card["min_score"],
-                                                                        work_scale=s)
+            cf = c if s is None or rec.get("snapped") else det.predict(
+                rgb, score_thr=det.card["min_score"], work_scale=s,
+                source_quality=jpeg_quality(DATA / "acne04-640" / "images" / n))
             face_rule.append(ImageRecord(i, n, 640, 640, cf if m is None else cf[m.inside(cf.xy)]))
             if s is not None:
                 val_scales.append(s)

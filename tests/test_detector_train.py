@@ -120,6 +120,25 @@ def test_resized_photos_are_jpeg_round_tripped_like_the_training_copies():
     assert np.array_equal(det.working_image(big), plain)
 
 
+def test_face_rule_round_trip_follows_the_source_compression():
+    from acnekit.detector.infer import COMPRESSED_MIN_SCALE, COMPRESSED_SOURCE_Q, FACE_JPEG_BELOW, jpeg_round_trip
+    from acnekit.imageio import resize_rgb
+
+    det = Detector(CircleNet(), {"working_scale": {"rule": "area", "area": 64 * 48, "max_side": 1024,
+                                                    "tile": 640, "overlap": 96}})
+    big = disc_photo(96, 128, random_circles(96, 128, 3))
+    s = 0.7  # between COMPRESSED_MIN_SCALE and FACE_JPEG_BELOW
+    assert COMPRESSED_MIN_SCALE < s < FACE_JPEG_BELOW
+    plain = resize_rgb(big, round(128 * s), round(96 * s))
+    tripped = jpeg_round_trip(plain, 75)
+    assert np.array_equal(det.working_image(big, s), tripped)  # unknown source: round trip
+    assert np.array_equal(det.working_image(big, s, source_quality=95), tripped)  # sharp camera JPEG
+    assert np.array_equal(det.working_image(big, s, source_quality=COMPRESSED_SOURCE_Q), plain)  # compressed already
+    small = resize_rgb(big, 48, 36)  # 0.375: the source's own artefacts shrink away: round trip again
+    assert np.array_equal(det.working_image(big, 0.375, source_quality=75), jpeg_round_trip(small, 75))
+    assert np.array_equal(det.working_image(big, 0.375), jpeg_round_trip(small, 75))
+
+
 def test_tta_switch():
     det = Detector(CircleNet(), {"tta_flip": True})
     det.set_tta("model")

@@ -159,3 +159,25 @@ def test_16_bit_dark_png_stays_dark(tmp_path):
     p = tmp_path / "dark16.png"
     Image.fromarray(np.full((2, 2), 200, dtype=np.uint16)).save(p)
     assert read_image(p).max() <= 1
+
+
+@pytest.mark.parametrize("quality", [20, 50, 75, 90, 95])
+def test_jpeg_quality_is_read_back_from_the_header(tmp_path, quality):
+    from acnekit.imageio import jpeg_quality
+
+    rgb = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    (tmp_path / "a.jpg").write_bytes(buf.getvalue())
+    assert abs(jpeg_quality(buf.getvalue()) - quality) < 1.0
+    assert abs(jpeg_quality(tmp_path / "a.jpg") - quality) < 1.0
+
+
+def test_jpeg_quality_of_other_files_is_none(tmp_path):
+    from acnekit.imageio import jpeg_quality
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buf, "PNG")
+    assert jpeg_quality(buf.getvalue()) is None
+    assert jpeg_quality(b"not an image") is None
+    assert jpeg_quality(tmp_path / "missing.jpg") is None

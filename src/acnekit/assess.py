@@ -28,7 +28,7 @@ from acnekit import __version__
 from acnekit.circles import Circles
 from acnekit.errors import AcneKitError, ImageError, OutputError, short_repr
 from acnekit.grading import COUNT_CAVEAT, HAYASHI_UPPER, band_labels, check_bands, grade_name, hayashi_grade
-from acnekit.imageio import encode_image, read_image_info, resize_rgb
+from acnekit.imageio import encode_image, jpeg_quality, read_image_info, resize_rgb
 from acnekit.reference_grade import reference_grade
 from acnekit.scale import Scale, check_in_image, from_px_per_mm, resolve_scale
 from acnekit.severity import severity
@@ -249,7 +249,7 @@ def assess_photo(source: str | Path | bytes, detector, *, px_per_mm: float | Non
     if ws.get("low_resolution"):
         notes.append(ws["resolution_note"])
     circles = (detector.predict(rgb, score_thr=thr) if work_scale is None
-               else detector.predict(rgb, score_thr=thr, work_scale=work_scale))
+               else detector.predict(rgb, score_thr=thr, work_scale=work_scale, source_quality=jpeg_quality(source)))
     used_thr = detector.score_threshold if thr is None else thr
     extra = lesion_extras(*fa.lesion_flags(circles.xy)) if fa.found else None
     graded = graded_flags(detector, circles)

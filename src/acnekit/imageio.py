@@ -122,6 +122,36 @@ def read_image(source: str | Path | bytes, *, name: str | None = None,
     return read_image_info(source, name=name, max_pixels=max_pixels, warn=False)[0]
 
 
+# The IJG standard luminance quantisation table (quality 50), as libjpeg scales it
+_STD_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57,
+                      69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64,
+                      81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99],
+                     dtype=np.float64)
+
+
+def jpeg_quality(source: str | Path | bytes) -> float | None:
+    """The IJG quality (1-100) a JPEG file was saved at, estimated from its luminance
+    quantisation table against the standard one (libjpeg's scaling, inverted on the table's
+    mean ratio); None for other formats, unreadable headers or non-standard tables. Reads
+    the header only."""
+    try:
+        fh = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else Path(source)
+        with Image.open(fh) as img:
+            if img.format != "JPEG":
+                return None
+            tables = getattr(img, "quantization", None) or {}
+            luma = tables.get(0)
+        if luma is None or len(luma) != 64:
+            return None
+        scale = float(np.mean(np.asarray(luma, dtype=np.float64) / _STD_LUMA) * 100.0)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    if not scale > 0:
+        return None
+    q = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale
+    return float(min(max(q, 1.0), 100.0))
+
+
 def read_image_info(source: str | Path | bytes, *, name: str | None = None, max_pixels: int | None = None,
                     warn: bool = True) -> tuple[np.ndarray, str | None]:
     """`read_image`, and the photo's `colour_note` (None for a colour photo). With ``warn`` a

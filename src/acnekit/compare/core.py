@@ -117,6 +117,7 @@ def assess_after(after: str | Path | bytes, before: Assessment, detector, *, sco
     from acnekit.assess import _model_info, graded_flags, load_photo
     from acnekit.face.pipeline import analyse_face, lesion_extras, not_found
     from acnekit.grading import HAYASHI_UPPER
+    from acnekit.imageio import jpeg_quality
 
     thr = check_score_thr(score_thr)
     label = name or (str(after) if not isinstance(after, (bytes, bytearray)) else "upload")
@@ -129,7 +130,7 @@ def assess_after(after: str | Path | bytes, before: Assessment, detector, *, sco
     ws = dict((bs.get("model") or {}).get("working_scale") or detector.working_scale)
     work_scale = ws.get("scale") if ws.get("rule") == "face" else None
     found = (detector.predict(warped, score_thr=thr) if work_scale is None
-             else detector.predict(warped, score_thr=thr, work_scale=work_scale))
+             else detector.predict(warped, score_thr=thr, work_scale=work_scale, source_quality=jpeg_quality(after)))
     inv = np.linalg.inv(np.vstack([reg.matrix, [0, 0, 1]]))[:2]
     circles = Circles(apply(inv, found.xy), found.radius / reg.scale, found.score, found.class_name,
                       found.graded_score)

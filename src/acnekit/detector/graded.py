@@ -6,10 +6,13 @@ on `CircleNet`'s stride-2 head features (`CircleNet.features`, kept frozen, so t
 detections do not change) trained on those boxes' centres with the same focal loss and
 Gaussian targets as the circle heatmap (`targets.encode`, `loss.focal_loss`).
 
-Per detected circle, ``graded_score`` is the graded heatmap's maximum (as a probability) in
+Per detected circle, the head's score is the graded heatmap's maximum (as a probability) in
 the square of cells around the circle's centre that the circle covers (at least 3 x 3 cells,
-at most ``MAX_CELLS`` on each side); a lesion is graded when that score reaches the head's
-threshold (``card["graded_threshold"]``, selected on val).
+at most ``MAX_CELLS`` on each side). When the head's card carries a graded selector
+(`acnekit.detector.graded_select`), a lesion's ``graded_score`` is the selector's probability,
+which stacks that score with the lesion's colour, size and the photo's context; otherwise it
+is the head's score. A lesion is graded when ``graded_score`` reaches the card's
+``graded_threshold`` (selected on val).
 """
 
 from __future__ import annotations

@@ -48,8 +48,10 @@ def match_boxes(xy: np.ndarray, radius: np.ndarray, box_xy: np.ndarray, box_r: n
     return out
 
 
-def photo_rows(det, name: str, rgb: np.ndarray, boxes, face_on: bool = True) -> list[dict[str, Any]]:
-    """One record per working-scale rule (area, face) of one photo: features, labels, flags."""
+def photo_rows(det, name: str, rgb: np.ndarray, boxes, face_on: bool = True,
+               source_quality: float | None = None) -> list[dict[str, Any]]:
+    """One record per working-scale rule (area, face) of one photo: features, labels, flags.
+    ``source_quality``: the photo file's JPEG quality, as `assess_photo` passes it."""
     from acnekit.detector.graded_select import features
     from acnekit.face.pipeline import analyse_face
     from acnekit.face.working import face_working_scale
@@ -62,7 +64,7 @@ def photo_rows(det, name: str, rgb: np.ndarray, boxes, face_on: bool = True) -> 
     op = det.score_threshold
     rows = []
     for rule, scale in (("area", None), ("face", face_scale)):
-        work, c = det.candidates_many([rgb], [scale], select=False)[0]
+        work, c = det.candidates_many([rgb], [scale], select=False, source_qualities=[source_quality])[0]
         sx, sy = w / work.shape[1], h / work.shape[0]
         photo_c = c.scaled(sx, sy)
         ins = fa.lesion_flags(photo_c.xy)[0] if (rule == "face" and fa is not None) else np.ones(len(c), bool)
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     from acnekit.detector.graded_select import fit_selector
     from acnekit.detector.graded_train import read_boxes
     from acnekit.detector.infer import Detector, card_path
-    from acnekit.imageio import read_image
+    from acnekit.imageio import jpeg_quality, read_image
     from acnekit.reference_grade import fit_sigma
 
     out = Path(args.out)
@@ -129,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for split, names in split_names.items():
             for i, n in enumerate(names):
-                rgb = read_image(Path(args.images) / n)
-                for r in photo_rows(det, n, rgb, read_boxes(Path(args.voc) / (Path(n).stem + ".xml"))):
+                path = Path(args.images) / n
+                boxes = read_boxes(Path(args.voc) / (Path(n).stem + ".xml"))
+                for r in photo_rows(det, n, read_image(path), boxes, source_quality=jpeg_quality(path)):
                     rows.append({**r, "split": split})
                 if i % 100 == 0:
                     print(f"{split} {i}/{len(names)} {time.time() - t0:.0f} s", flush=True)

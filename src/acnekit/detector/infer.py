@@ -52,6 +52,15 @@ DEFAULT_CARD: dict[str, Any] = {
 # it scored AP50 0.378 against 0.375 for today's rule. Below it (a half-size copy of a 3112x3456
 # photo needs about 0.4) the round trip stays, as in the area rule.
 FACE_JPEG_BELOW = 0.9
+# A photo that is itself a JPEG of this quality or lower (`acnekit.imageio.jpeg_quality`)
+# already carries compression like the training copies' (quality 75; camera originals are
+# usually 90 or more, the fullres photos 92): under the face rule it is not re-encoded unless
+# shrunk below COMPRESSED_MIN_SCALE, where its own artefacts shrink away. On val the round trip
+# of such photos shrunk by 0.6-0.9 cost AP50 (0.362 against 0.416 without it on the 10 photos
+# the face rule shrinks below 0.9), while sharp photos shrunk to 0.27-0.5 without it found
+# 237-265 lesions against 152-177 with it (177 annotated).
+COMPRESSED_SOURCE_Q = 85
+COMPRESSED_MIN_SCALE = 0.5
 
 
 def card_path(weights: Path) -> Path:
@@ -208,33 +217,38 @@ class Detector:
                 c.graded_score = circle_scores(heads["graded"][i], c, self.stride)
         return [c[c.inside(w, h)] for c in found]
 
-    def predict(self, rgb: np.ndarray, score_thr: float | None = None, work_scale: float | None = None) -> Circles:
+    def predict(self, rgb: np.ndarray, score_thr: float | None = None, work_scale: float | None = None,
+                source_quality: float | None = None) -> Circles:
         """Circles with scores, in the photo's own pixels; ``score_thr`` defaults to the
         model's operating point (``card["score_threshold"]``); ``work_scale`` (working pixels
-        per photo pixel) replaces the area rule when given."""
-        return self.predict_many([rgb], score_thr, [work_scale])[0]
+        per photo pixel) replaces the area rule when given; ``source_quality``: the photo
+        file's JPEG quality (`working_image`)."""
+        return self.predict_many([rgb], score_thr, [work_scale], [source_quality])[0]
 
     def predict_many(self, rgbs: list[np.ndarray], score_thr: float | None = None,
-                     work_scales: list[float | None] | None = None) -> list[Circles]:
+                     work_scales: list[float | None] | None = None,
+                     source_qualities: list[float | None] | None = None) -> list[Circles]:
         """`predict` for several photos: those whose working images have the same size and
         need no tiling go through the network as one batch; the result is the same as
         calling `predict` on each."""
         thr = self.score_threshold if score_thr is None else float(score_thr)
         out = []
-        for rgb, (work, c) in zip(rgbs, self.candidates_many(rgbs, work_scales)):
+        for rgb, (work, c) in zip(rgbs, self.candidates_many(rgbs, work_scales, source_qualities=source_qualities)):
             c = c.scaled(rgb.shape[1] / work.shape[1], rgb.shape[0] / work.shape[0])
             out.append(c[c.score >= thr])
         return out
 
     def candidates_many(self, rgbs: list[np.ndarray], work_scales: list[float | None] | None = None,
-                        select: bool = True) -> list[tuple[np.ndarray, Circles]]:
+                        select: bool = True, source_qualities: list[float | None] | None = None,
+                        ) -> list[tuple[np.ndarray, Circles]]:
         """Per photo, (its working image, every circle with score >= ``min_score`` in
         working-image pixels). With a graded head the circles carry ``graded_score``: the
         graded selector's probability (`acnekit.detector.graded_select`) when the head's card
         has one and ``select``, else the head's own score."""
         ws = self.card["working_scale"]
         scales = work_scales if work_scales is not None else [None] * len(rgbs)
-        works = [self.working_image(rgb, s) for rgb, s in zip(rgbs, scales)]
+        qualities = source_qualities if source_qualities is not None else [None] * len(rgbs)
+        works = [self.working_image(rgb, s, q) for rgb, s, q in zip(rgbs, scales, qualities)]
         found: list[Circles | None] = [None] * len(rgbs)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, work in enumerate(works):
@@ -251,17 +265,22 @@ class Detector:
                     c.graded_score = self.selector(work, c, c.graded_score)
         return list(zip(works, found))
 
-    def working_image(self, rgb: np.ndarray, scale: float | None = None) -> np.ndarray:
+    def working_image(self, rgb: np.ndarray, scale: float | None = None,
+                      source_quality: float | None = None) -> np.ndarray:
         """The photo at the working scale; when it had to be resized, JPEG round-tripped at
-        ``card["working_jpeg_quality"]`` like the training copies."""
+        ``card["working_jpeg_quality"]`` like the training copies, except under the face rule
+        (``scale`` given) for a mild resize (>= ``FACE_JPEG_BELOW``) or for a photo that is
+        itself a JPEG of quality <= ``COMPRESSED_SOURCE_Q`` (``source_quality``) resized by
+        ``COMPRESSED_MIN_SCALE`` or more."""
         h, w = rgb.shape[:2]
         ww, wh = self.working_size(w, h, scale)
         if (ww, wh) == (w, h):
             return rgb
         work = resize_rgb(rgb, ww, wh)
         quality = self.card.get("working_jpeg_quality")
-        if scale is not None and scale >= FACE_JPEG_BELOW:
-            quality = None  # face rule, mild resample: the photo keeps its own texture (see FACE_JPEG_BELOW)
+        compressed = source_quality is not None and source_quality <= COMPRESSED_SOURCE_Q
+        if scale is not None and (scale >= FACE_JPEG_BELOW or (compressed and scale >= COMPRESSED_MIN_SCALE)):
+            quality = None  # face rule: the photo keeps its own texture (see FACE_JPEG_BELOW, COMPRESSED_SOURCE_Q)
         return jpeg_round_trip(work, int(quality)) if quality else work
 
     def set_tta(self, choice: str) -> None:
