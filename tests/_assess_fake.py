@@ -26,7 +26,8 @@ class FakeDetector:
     def __init__(self):
         self.calls = 0
 
-    def predict(self, rgb: np.ndarray, score_thr: float | None = None, work_scale: float | None = None) -> Circles:
+    def predict(self, rgb: np.ndarray, score_thr: float | None = None, work_scale: float | None = None,
+                source_quality: float | None = None) -> Circles:
         """``work_scale`` (the face rule's resize, on photos where a face is found) is ignored:
         the fake finds its discs in the photo's own pixels."""
         self.calls += 1

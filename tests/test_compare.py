@@ -334,7 +334,7 @@ def test_compare_photos_records_a_supplied_hint(tmp_path):
 
 
 class _ScaleFake(FakeDetector):
-    def predict(self, rgb, score_thr=None, work_scale=None):
+    def predict(self, rgb, score_thr=None, work_scale=None, source_quality=None):
         return super().predict(rgb, score_thr)
 
 

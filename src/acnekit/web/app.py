@@ -108,7 +108,9 @@ async def _read_limited(upload: UploadFile, limit: int, what: str) -> bytes:
 def create_app(detector=None, max_upload_mb: float = 25, workers: int = 2, *, queue: int = QUEUE,
                max_pixels: int | None = None, model: str | Path | None = None, bands: Sequence[int] = HAYASHI_UPPER,
                allowed_hosts: Sequence[str] | None = None) -> FastAPI:
-    """The app. ``detector``: anything with ``predict(rgb, score_thr=None) -> Circles``,
+    """The app. ``detector``: anything with ``predict(rgb, score_thr=None, work_scale=None,
+    source_quality=None) -> Circles`` (the last two only when a face is found: the face
+    working scale and the photo file's JPEG quality, as `Detector.predict`),
     ``name``, ``score_threshold`` and ``working_scale`` (default: `Detector.load(model)`,
     the shipped model when ``model`` is None; a `ModelError` is raised here, not at the
     first upload). A detector with a graded head (``graded_threshold``) marks the lesions
