@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--members", type=int, default=5)
     ap.add_argument("--l2", type=float, default=1e-3)
     ap.add_argument("--limit", type=int, default=0, help="first N photos of each list (0: all; for smoke runs)")
+    ap.add_argument("--name", default="acnekit-graded-v2", help="name of the new card (head + selector)")
     args = ap.parse_args(argv)
 
     from acnekit.detector.graded import DEFAULT_GRADED
@@ -171,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         result[rule]["head_alone"] = figures(head, val)
 
     card = json.loads(card_path(DEFAULT_GRADED).read_text())
+    card["head_name"] = card.get("head_name", card.get("name"))
+    card["name"] = args.name
     card["graded_threshold"] = thr
     card["selector"] = sel.to_card()
     card["selection"] = ("selector fitted on train (both working-scale rules); threshold with the smallest val "
