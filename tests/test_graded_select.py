@@ -136,6 +136,7 @@ def test_graded_counts_and_figures_by_hand():
 
 @pytest.mark.skipif(not (DATA / "voc").is_dir(), reason="real data ../shared/data/acne04-640 absent")
 def test_training_script_runs_on_a_few_real_photos(tmp_path):
+    from acnekit.detector.graded import DEFAULT_GRADED
     from acnekit.detector.graded_select_train import main
 
     lists = {}
@@ -143,8 +144,10 @@ def test_training_script_runs_on_a_few_real_photos(tmp_path):
         lists[split] = tmp_path / f"{split}.txt"
         lists[split].write_text("\n".join((DATA / f"{split}.txt").read_text().split()[:3]))
     rc = main(["--images", str(DATA / "images"), "--voc", str(DATA / "voc"), "--train-list", str(lists["train"]),
-               "--val-list", str(lists["val"]), "--out", str(tmp_path / "out"), "--members", "1", "--hidden", "2"])
+               "--val-list", str(lists["val"]), "--out", str(tmp_path / "out"), "--members", "1", "--hidden", "2",
+               "--oof", f"{DEFAULT_GRADED}={lists['train']}"])  # the plumbing of out-of-fold heads
     assert rc == 0
     card = json.loads((tmp_path / "out" / "acnekit-graded.json").read_text())
     assert Selector.from_card(card["selector"]).op_threshold == card["selector"]["op_threshold"]
     assert 0 < card["graded_threshold"] < 1 and card["val"]["photos"] == 3
+    assert card["selector_training"]["args"]["oof"] == [f"{DEFAULT_GRADED}={lists['train']}"]

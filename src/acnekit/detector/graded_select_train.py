@@ -14,6 +14,11 @@ fitted on the training photos' candidates of both rules; on val, the threshold (
 with the smallest MAE between graded count and box count under the face rule is selected,
 and the grade probabilities' sigma is refitted on val. Features of every photo are cached
 (``--cache``), so refits take seconds.
+
+The shipped head was trained on the training photos, so its scores there are in-sample and
+more confident than on new photos. ``--oof HEAD=LIST`` (once per fold) gives the training
+photos in LIST the scores of a head trained without them (`graded_train` on the other folds),
+as stacking wants; val photos always get the shipped head.
 """
 
 from __future__ import annotations
@@ -106,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--l2", type=float, default=1e-3)
     ap.add_argument("--limit", type=int, default=0, help="first N photos of each list (0: all; for smoke runs)")
     ap.add_argument("--name", default="acnekit-graded-v2", help="name of the new card (head + selector)")
+    ap.add_argument("--oof", action="append", default=[], metavar="HEAD=LIST",
+                    help="out-of-fold head scores: for the training photos named in LIST, use the graded "
+                         "head HEAD (.safetensors, trained without them) instead of the shipped one; repeat "
+                         "per fold")
     args = ap.parse_args(argv)
 
     from acnekit.detector.graded import DEFAULT_GRADED
@@ -121,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     det = Detector.load()
     if det.graded is None:
         raise SystemExit("the shipped graded head is absent")
+    fold_of: dict[str, Any] = {}  # training photo -> the detector whose head never saw it
+    for spec in args.oof:
+        head_path, _, list_path = spec.partition("=")
+        fold_det = Detector.load(graded=head_path)
+        for n in Path(list_path).read_text().split():
+            fold_of[n] = fold_det
     split_names = {s: Path(p).read_text().split() for s, p in (("train", args.train_list), ("val", args.val_list))}
     if args.limit:
         split_names = {s: v[: args.limit] for s, v in split_names.items()}
@@ -134,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             for i, n in enumerate(names):
                 path = Path(args.images) / n
                 boxes = read_boxes(Path(args.voc) / (Path(n).stem + ".xml"))
-                for r in photo_rows(det, n, read_image(path), boxes, source_quality=jpeg_quality(path)):
+                use = fold_of.get(n, det) if split == "train" else det
+                for r in photo_rows(use, n, read_image(path), boxes, source_quality=jpeg_quality(path)):
                     rows.append({**r, "split": split})
                 if i % 100 == 0:
                     print(f"{split} {i}/{len(names)} {time.time() - t0:.0f} s", flush=True)
