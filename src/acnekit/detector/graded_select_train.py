@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         np.save(cache, np.array(rows, dtype=object), allow_pickle=True)
     minutes = (time.time() - t0) / 60
     op = det.score_threshold
+    # the head's own threshold (before a selector took over graded_threshold)
+    head_thr = float(det.graded_card.get("head_threshold", det.graded_card.get("graded_threshold", 0.2)))
 
     def pick(split: str, rule: str | None = None) -> list[dict[str, Any]]:
         return [r for r in rows if r["split"] == split and (rule is None or r["rule"] == rule)]
@@ -183,11 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         if rule == "face":
             sigma, ll = fit_sigma(counts, [r["grade"] for r in val])
             result["sigma"] = {"sigma": sigma, "val_mean_log_likelihood": ll}
-        head = graded_counts(val, [1 / (1 + np.exp(-r["x"][:, 0])) for r in val],
-                             float(det.graded_card.get("graded_threshold", 0.2)), op)
+        head = graded_counts(val, [1 / (1 + np.exp(-r["x"][:, 0])) for r in val], head_thr, op)
         result[rule]["head_alone"] = figures(head, val)
 
     card = json.loads(card_path(DEFAULT_GRADED).read_text())
+    card["head_threshold"] = head_thr
     card["head_name"] = card.get("head_name", card.get("name"))
     card["name"] = args.name
     card["graded_threshold"] = thr
