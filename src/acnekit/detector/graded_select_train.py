@@ -24,6 +24,7 @@ as stacking wants; val photos always get the shipped head.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -117,10 +118,9 @@ def main(argv: list[str] | None = None) -> int:
                          "per fold")
     args = ap.parse_args(argv)
 
-    from acnekit.detector.graded import DEFAULT_GRADED
     from acnekit.detector.graded_select import fit_selector
     from acnekit.detector.graded_train import read_boxes
-    from acnekit.detector.infer import Detector, card_path
+    from acnekit.detector.infer import Detector
     from acnekit.imageio import jpeg_quality, read_image
     from acnekit.reference_grade import fit_sigma
 
@@ -169,18 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     y = np.concatenate([r["label"][k] for r, k in zip(train, keep)])
     sel = fit_selector(x, y, op, hidden=args.hidden, members=args.members, l2=args.l2)
     result: dict[str, Any] = {"train_candidates": int(len(y)), "train_positive": int(y.sum())}
-    for rule in ("face", "area"):
-        val = pick("val", rule)
-        probs = [sel.probability(r["x"]) for r in val]
-        sweep = [{"threshold": float(t), **figures(graded_counts(val, probs, t, op), val)} for t in GRID]
+    val_of = {rule: pick("val", rule) for rule in ("face", "area")}
+    probs_of = {rule: [sel.probability(r["x"]) for r in val] for rule, val in val_of.items()}
+    for rule, val in val_of.items():
+        sweep = [{"threshold": float(t), **figures(graded_counts(val, probs_of[rule], t, op), val)} for t in GRID]
         for s in sweep:
             s.pop("confusion")
         result[rule] = {"sweep": sweep}
     best = min(result["face"]["sweep"], key=lambda s: s["count_mae"])
     thr = best["threshold"]
-    for rule in ("face", "area"):
-        val = pick("val", rule)
-        counts = graded_counts(val, [sel.probability(r["x"]) for r in val], thr, op)
+    for rule, val in val_of.items():
+        counts = graded_counts(val, probs_of[rule], thr, op)
         result[rule]["selected"] = {"threshold": thr, **figures(counts, val)}
         if rule == "face":
             sigma, ll = fit_sigma(counts, [r["grade"] for r in val])
@@ -188,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         head = graded_counts(val, [1 / (1 + np.exp(-r["x"][:, 0])) for r in val], head_thr, op)
         result[rule]["head_alone"] = figures(head, val)
 
-    card = json.loads(card_path(DEFAULT_GRADED).read_text())
+    card = copy.deepcopy(det.graded_card)  # the shipped head's card, which the new one extends
     card["head_threshold"] = head_thr
     card["head_name"] = card.get("head_name", card.get("name"))
     card["name"] = args.name
