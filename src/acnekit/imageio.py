@@ -132,8 +132,8 @@ _STD_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60
 def jpeg_quality(source: str | Path | bytes) -> float | None:
     """The IJG quality (1-100) a JPEG file was saved at, estimated from its luminance
     quantisation table against the standard one (libjpeg's scaling, inverted on the table's
-    mean ratio); None for other formats, unreadable headers or non-standard tables. Reads
-    the header only."""
+    mean ratio; a non-standard table gives the quality whose standard table has the same mean
+    scaling); None for other formats or unreadable headers. Reads the header only."""
     try:
         fh = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else Path(source)
         with Image.open(fh) as img:
