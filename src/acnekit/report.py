@@ -14,15 +14,22 @@ import numpy as np
 
 from acnekit.imageio import encode_image
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#222;max-width:70rem}
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
-th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
-.photo{max-width:100%;height:auto;border:1px solid #999}.caveat{background:#fff6d6;padding:.6rem;border-left:4px solid #d9a400}
-.band-hit{background:#dff3df;font-weight:bold}small{color:#555}
+
+def page_css(max_width_rem: int, extra: str) -> str:
+    """The style sheet the HTML reports share (this one and `acnekit.compare.report`): page
+    width ``max_width_rem``, then each report's own rules ``extra``."""
+    return (f"""
+body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#222;max-width:{max_width_rem}rem}}
+h1{{font-size:1.4rem}}h2{{font-size:1.1rem;margin-top:1.6rem}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}
+th{{background:#f3f3f3}}.num{{text-align:right;font-variant-numeric:tabular-nums}}
+.photo{{max-width:100%;height:auto;border:1px solid #999}}.caveat{{background:#fff6d6;padding:.6rem;border-left:4px solid #d9a400}}
+""" + extra)
+
+
+_CSS = page_css(70, """.band-hit{background:#dff3df;font-weight:bold}small{color:#555}
 .key-graded{color:#008fb3;font-weight:bold}.key-other{color:#1a8f1a;font-weight:bold}
-"""
+""")
 
 
 def _e(v: Any) -> str:

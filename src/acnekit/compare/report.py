@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from acnekit.compare.register import warp_after
 from acnekit.draw import _font, draw_legend, line_width, text_size
 from acnekit.imageio import encode_image, resize_rgb
-from acnekit.report import _e, _f
+from acnekit.report import _e, _f, page_css
 
 JSON_NAME = "comparison.json"
 SIDE_BY_SIDE = "side_by_side.jpg"
@@ -110,14 +110,7 @@ def side_by_side(before_rgb: np.ndarray, after_rgb: np.ndarray, comparison: dict
 
 
 # ---------------------------------------------------------------------------- HTML
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#222;max-width:80rem}
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
-th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
-.photo{max-width:100%;height:auto;border:1px solid #999}.caveat{background:#fff6d6;padding:.6rem;border-left:4px solid #d9a400}
-small{color:#555}
-"""
+_CSS = page_css(80, "small{color:#555}\n")
 CAVEAT = ("The registration is one 2-D similarity transform; a face is not flat, so lesions far from where "
           "the texture matched may be misplaced. A lesion the detector misses in one visit shows as new or "
           "resolved; lesions outside the region both photos show are left out of the change figures. "
