@@ -4,8 +4,8 @@ bench/bench_web_load.py when the shipped model is not wanted or not there.
     python tests/_web_server.py {fake|face|untrained} [serve options...]
 
 ``fake`` finds red discs (tests/_assess_fake.py) and grades those of radius >= 8 px; ``face``
-is ``fake`` with a stand-in face analysis (`fake_face`: an iris scale of 10 px/mm, regions
-by position, lesions in the top-left corner outside the skin), so the page's grade, regions
+is ``fake`` with a stand-in face analysis (`fake_face`: an iris scale of 10 px/mm, a face
+geometry whose regions go by position and whose top-left corner is outside the skin), so the page's grade, regions
 and scale can be tested without the face models; ``untrained`` is a randomly initialised
 CircleNet (real inference cost, meaningless circles). Only the detector loading is replaced:
 argument parsing, the app, limits and uvicorn are those of ``acnekit serve``.
@@ -23,29 +23,38 @@ FACE_PPM, FACE_PPM_SD = 10.0, 0.8
 SKIN_PX2 = {"forehead": 20000.0, "left_cheek": 12000.0, "right_cheek": 15000.0, "nose": 5000.0, "chin": 8000.0}
 
 
-def fake_face(rgb):
-    """A stand-in for `acnekit.face.pipeline.analyse_face`: a face is "found" on any photo;
-    lesion centres with x < 90 and y < 90 are outside the skin (hair), the others are in the
-    forehead (y < 90), the right cheek (x >= 160) or the chin; the iris scale is 10 +- 0.8 px/mm."""
-    from types import SimpleNamespace
-
+def fake_geometry(width: int, height: int):
+    """The stand-in face's geometry (`acnekit.face.geometry.FaceGeometry`): the whole photo is
+    skin but its top-left 90 x 90 px corner (hair); one anchor each for the forehead (200, 30),
+    the right cheek (260, 130) and the chin (100, 200). The synthetic photo's discs fall
+    outside, in the right cheek and in the chin; (250, 40) is forehead."""
     import numpy as np
+
+    from acnekit.face.geometry import FaceGeometry
+
+    def poly(*xy):
+        return np.array(xy, dtype=np.float64)
+
+    return FaceGeometry(width, height, [poly((0, 0), (width, 0), (width, height), (0, height))],
+                        [poly((0, 0), (90, 0), (90, 90), (0, 90))],
+                        {"forehead": poly((200, 30)), "right_cheek": poly((260, 130)), "chin": poly((100, 200))})
+
+
+def fake_face(rgb):
+    """A stand-in for `acnekit.face.pipeline.analyse_face`: a face is "found" on any photo,
+    with the geometry of `fake_geometry` (carried in ``summary.face.geometry`` like a real one);
+    the iris scale is 10 +- 0.8 px/mm."""
+    from types import SimpleNamespace
 
     from acnekit.face.pipeline import FaceAnalysis
 
-    class Fake(FaceAnalysis):
-        def lesion_flags(self, xy):
-            xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-            ins = ~((xy[:, 0] < 90) & (xy[:, 1] < 90))
-            regions = [None if not k else "forehead" if y < 90 else "right_cheek" if x >= 160 else "chin"
-                       for (x, y), k in zip(xy, ins)]
-            return ins, regions
-
+    geometry = fake_geometry(rgb.shape[1], rgb.shape[0])
     note = "iris of the nearer eye (fake), 11.7 mm assumed"
     summary = {"found": True, "note": "fake face", "region_skin_area_px2": dict(SKIN_PX2),
-               "regions_shown": list(SKIN_PX2)}
-    return Fake(SimpleNamespace(size_px=lambda: 0.0), summary,
-                iris={"px_per_mm": FACE_PPM, "uncertainty": FACE_PPM_SD, "note": note})
+               "regions_shown": list(SKIN_PX2), "geometry": geometry.to_json()}
+    return FaceAnalysis(SimpleNamespace(size_px=lambda: 0.0), summary,
+                        iris={"px_per_mm": FACE_PPM, "uncertainty": FACE_PPM_SD, "note": note},
+                        mask=geometry.mask, geometry=geometry)
 
 
 def make_detector(kind: str):

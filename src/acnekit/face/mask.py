@@ -123,15 +123,22 @@ def jaw_points(xy: np.ndarray, extra: float = JAW_EXTRA) -> np.ndarray:
     return xy[list(LOWER_RIM)] + down * extra
 
 
-def skin_mask(mesh_xy: np.ndarray, width: int, height: int, grid_side: int = GRID_SIDE) -> SkinMask:
-    """The facial-skin mask of a face whose mesh points are ``mesh_xy`` (468, 2), photo pixels."""
+def face_polygon(mesh_xy: np.ndarray) -> np.ndarray:
+    """The face's outline (m, 2), photo pixels: the hull of the mesh with its raised upper rim
+    and lowered jaw, widened by `MARGIN` x face height all round."""
     xy = np.asarray(mesh_xy, dtype=np.float64)
     face = convex_hull(np.concatenate([xy, forehead_points(xy), jaw_points(xy)]))
     face_h = float(np.linalg.norm(xy[10] - xy[152]))
     t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     ring = np.stack([np.cos(t), np.sin(t)], axis=1) * MARGIN * face_h
-    face = convex_hull((face[:, None, :] + ring[None]).reshape(-1, 2))
-    return rasterise([face], holes(xy), width, height, grid_side)
+    return convex_hull((face[:, None, :] + ring[None]).reshape(-1, 2))
+
+
+def skin_mask(mesh_xy: np.ndarray, width: int, height: int, grid_side: int = GRID_SIDE) -> SkinMask:
+    """The facial-skin mask of a face whose mesh points are ``mesh_xy`` (468, 2), photo pixels
+    (assessment builds it from the rounded `acnekit.face.geometry` instead)."""
+    xy = np.asarray(mesh_xy, dtype=np.float64)
+    return rasterise([face_polygon(xy)], holes(xy), width, height, grid_side)
 
 
 def dim_outside(rgb: np.ndarray, mask: SkinMask, k: float, keep: float = 0.4) -> np.ndarray:

@@ -1,7 +1,8 @@
 """`analyse_face`: everything assessment needs from the face, in one call.
 
 Finds the face (`landmarks.find_face`), measures the iris scale (`iris.iris_scale`), builds
-the skin mask (`mask.skin_mask`) and the regions' skin areas (`regions.region_areas`).
+the face geometry (`geometry.from_mesh`: skin polygons, holes, region anchors, rounded as
+``summary.face.geometry`` carries them), the skin mask and the regions' skin areas from it.
 Degrades clearly: without onnxruntime or the model files, or when no face is found, the
 result says so (``summary["found"]`` false, with a note) and assessment goes on without it.
 """
@@ -15,7 +16,8 @@ import numpy as np
 
 from acnekit.face import landmarks
 from acnekit.face.iris import CHIN, TOP, iris_scale, measure_eye
-from acnekit.face.mask import SkinMask, skin_mask
+from acnekit.face.geometry import FaceGeometry, from_mesh
+from acnekit.face.mask import SkinMask
 from acnekit.face.regions import NAMES, label_points, region_areas, shown
 
 
@@ -26,6 +28,7 @@ class FaceAnalysis:
     iris: dict[str, Any] | None = None  # `iris.iris_scale` result
     mask: SkinMask | None = None
     skin_px2: dict[str, float] = field(default_factory=dict)
+    geometry: FaceGeometry | None = None  # what summary.face.geometry carries
 
     @property
     def found(self) -> bool:
@@ -37,6 +40,8 @@ class FaceAnalysis:
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         if self.face is None or self.mask is None:
             return np.ones(len(xy), dtype=bool), [None] * len(xy)
+        if self.geometry is not None:
+            return self.geometry.flags(xy)
         ins = self.mask.inside(xy)
         lab = label_points(self.face.xy, xy) if len(xy) else np.zeros(0, dtype=np.int64)
         return ins, [NAMES[k] if ok else None for k, ok in zip(lab, ins)]
@@ -58,15 +63,17 @@ def analyse_face(rgb: np.ndarray) -> FaceAnalysis:
     eyes = [measure_eye(e, p, face.xy[list(landmarks.EYE_CORNERS[e])]) for e, p in face.irises.items()]
     height_px = float(np.linalg.norm(face.xy[TOP] - face.xy[CHIN]))
     sc = iris_scale(eyes, height_px)
-    mask = skin_mask(face.xy, w, h)
-    areas = region_areas(face.xy, mask)
+    geometry = from_mesh(face.xy, w, h)
+    mask = geometry.mask
+    areas = region_areas(geometry.region_index, mask)
     summary = {
         "found": True, "presence": face.presence, "size_px": face.size_px(), "height_px": height_px,
         "irises": sc["eyes"], "skin_area_px2": mask.area_px2(), "regions_shown": shown(areas),
         "region_skin_area_px2": areas,
         "model": "MediaPipe face_landmark + iris_landmark (Apache-2.0), ONNX",
+        "geometry": geometry.to_json(),
     }
-    return FaceAnalysis(face, summary, sc, mask, areas)
+    return FaceAnalysis(face, summary, sc, mask, areas, geometry)
 
 
 def choose_scale(given, analysis: FaceAnalysis):

@@ -10,7 +10,7 @@ cheek of a side view does not).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -45,7 +45,13 @@ def anchor_table() -> tuple[np.ndarray, np.ndarray]:
 def label_points(mesh_xy: np.ndarray, xy: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """(n,) region numbers (indices into `NAMES`) of photo points ``xy`` (n, 2)."""
     idx, lab = anchor_table()
-    anchors = np.asarray(mesh_xy, dtype=np.float64)[idx]
+    return nearest_label(np.asarray(mesh_xy, dtype=np.float64)[idx], lab, xy, chunk)
+
+
+def nearest_label(anchors: np.ndarray, lab: np.ndarray, xy: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """(n,) the label ``lab`` (m,) of the anchor (m, 2) nearest to each point ``xy`` (n, 2); on a
+    tie the first anchor in order wins."""
+    anchors = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     out = np.empty(len(xy), dtype=np.int64)
     for s in range(0, len(xy), chunk):
@@ -54,12 +60,15 @@ def label_points(mesh_xy: np.ndarray, xy: np.ndarray, chunk: int = 8192) -> np.n
     return out
 
 
-def region_areas(mesh_xy: np.ndarray, mask: SkinMask, step: int = 4) -> dict[str, float]:
+def region_areas(mesh_xy: np.ndarray | Callable[[np.ndarray], np.ndarray], mask: SkinMask,
+                 step: int = 4) -> dict[str, float]:
     """Skin area (photo px^2) of each region: the mask's grid cells, every ``step``-th cell on
-    each axis labelled (each standing for step^2 cells), the total kept exact."""
+    each axis labelled (each standing for step^2 cells), the total kept exact. ``mesh_xy``: the
+    mesh (468, 2), or a function giving the region numbers of (n, 2) points."""
+    label = mesh_xy if callable(mesh_xy) else (lambda p: label_points(mesh_xy, p))
     i, j = np.nonzero(mask.grid[::step, ::step])
     centres = np.stack([(j * step + step / 2) / mask.k, (i * step + step / 2) / mask.k], axis=1)
-    counts = np.bincount(label_points(mesh_xy, centres), minlength=len(NAMES)).astype(np.float64)
+    counts = np.bincount(label(centres), minlength=len(NAMES)).astype(np.float64)
     total = mask.area_px2()
     counts *= total / counts.sum() if counts.sum() else 0.0
     return {n: float(c) for n, c in zip(NAMES, counts)}

@@ -23,6 +23,8 @@ from acnekit import __version__
 from acnekit.assess import annotated_image, assess_photo, counted, summarise
 from acnekit.circles import Circles
 from acnekit.errors import AcneKitError, DatasetError, ImageError, short_repr
+from acnekit.face.geometry import FaceGeometry
+from acnekit.face.regions import NAMES
 from acnekit.grading import HAYASHI_UPPER
 from acnekit.imageio import encode_image, image_size
 from acnekit.scale import Scale, ScaleError, check_in_image, from_px_per_mm, from_ruler, resolve_scale
@@ -36,6 +38,7 @@ PPM_MIN, PPM_MAX = 0.5, 1000.0
 MAX_SIDE = 100_000  # an image side in an assessment JSON
 MAX_TEXT = 200  # model name, reviewer and other short strings in an edited assessment
 MAX_META = 16 * 1024  # JSON size of summary.model and of info
+MAX_FACE = 64 * 1024  # JSON size of summary.face (its geometry is a few KB)
 STATEMENT = ("acnekit is a research tool, not a medical device: its counts, sizes and grades are not a "
              "diagnosis and must be reviewed by a clinician.")
 SOURCES = ("model", "added")
@@ -293,6 +296,36 @@ class Edited:
                 "summary": {**self.summary, "edits": self.edits()}}
 
 
+def _face_of(summary: Any, width: int, height: int) -> tuple[dict[str, Any] | None, FaceGeometry | None]:
+    """``summary.face`` (None when absent) and its geometry, checked (None when absent: old JSON)."""
+    face = summary.get("face") if isinstance(summary, dict) and isinstance(summary.get("face"), dict) else None
+    if face is None:
+        return None, None
+    size = len(json.dumps(face, allow_nan=True, default=str))
+    if size > MAX_FACE:
+        raise DatasetError(f"is {size} bytes of JSON, over the {MAX_FACE} accepted", where="summary.face")
+    if face.get("geometry") is None:
+        return face, None
+    return face, FaceGeometry.from_json(face["geometry"], "summary.face.geometry", (width, height))
+
+
+def derive_flags(lesions: list[dict[str, Any]], xy: np.ndarray, geometry: FaceGeometry) -> None:
+    """Give lesions without ``in_skin`` (added by hand, or moved: the page drops the flags)
+    their ``in_skin`` and ``region`` from the assessment's face geometry, as assess gives a
+    detected one; a lesion kept on skin by the reviewer (``in_skin`` true, restored) without
+    a region gets the region of its nearest anchor. Other flags are left as they are."""
+    todo = [i for i, x in enumerate(lesions) if "in_skin" not in x or (x["in_skin"] and x.get("region") is None)]
+    if not todo:
+        return
+    ins, labels = geometry.flags(xy[todo])
+    nearest = geometry.region_index(xy[todo])
+    for i, k, lab, near in zip(todo, ins, labels, nearest):
+        if "in_skin" not in lesions[i]:
+            lesions[i].update(in_skin=bool(k), region=lab)
+        else:
+            lesions[i]["region"] = NAMES[near]
+
+
 def graded_of(lesions: list[dict[str, Any]], model: dict[str, Any] | None) -> np.ndarray | None:
     """Per lesion, whether the reference grade counts it: its ``graded`` flag (a lesion
     without one, e.g. added by hand, is not graded). None when the assessment knows nothing of
@@ -305,8 +338,9 @@ def graded_of(lesions: list[dict[str, Any]], model: dict[str, Any] | None) -> np
 def rebuild(obj: Any, *, max_pixels: int = 2**62, bands: Sequence[int] = HAYASHI_UPPER) -> Edited:
     """An edited assessment JSON object checked, its summary recomputed by
     `acnekit.assess.summarise` over the counted lesions and their ``graded`` flags (the
-    client's summary is never trusted, only its scale and model description are carried
-    over)."""
+    client's summary is never trusted, only its scale, model description, face analysis and
+    warnings are carried over). Lesions without ``in_skin`` get it, and their ``region``,
+    from ``summary.face.geometry`` when the assessment carries one (`derive_flags`)."""
     if not isinstance(obj, dict):
         raise DatasetError(f"top level must be a JSON object, got {type(obj).__name__}", where="$")
     image, lesions, circles = _circles_of(obj, max_pixels)
@@ -316,9 +350,11 @@ def rebuild(obj: Any, *, max_pixels: int = 2**62, bands: Sequence[int] = HAYASHI
     scale = _scale_of(summary_in)
     check_in_image(scale, image["width"], image["height"], image["file_name"])
     model = _model_of(summary_in)
+    face, geometry = _face_of(summary_in, image["width"], image["height"])
+    if geometry is not None and len(circles):
+        derive_flags(lesions, circles.xy, geometry)
     keep = np.array([counted(x) for x in lesions], dtype=bool)
     kept = Circles(circles.xy[keep], circles.radius[keep], None if circles.score is None else circles.score[keep])
-    face = summary_in.get("face") if isinstance(summary_in, dict) and isinstance(summary_in.get("face"), dict) else None
     regions = [{"region": x.get("region")} for x, k in zip(lesions, keep) if k]  # summary.regions (acnekit.face)
     graded = graded_of(lesions, model)
     summary = summarise(kept, image["width"], image["height"], graded=None if graded is None else graded[keep],

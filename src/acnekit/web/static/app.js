@@ -187,11 +187,13 @@ function refresh(extraInfo) {
   const seq = ++st.seq;
   $("pending").hidden = false;
   const body = currentBody(extraInfo);
+  const sent = st.lesions.slice();
   st.pending = (async () => {
     try {
       const fresh = await (await post("/api/summary", body, { onBusy })).json();
       if (seq !== st.seq) return fresh; // a newer edit is on its way
       st.assessment = fresh;
+      adoptFlags(sent, fresh.annotations);
       showSummary(fresh.summary, st.lesions);
       describeSelected();
       if (!$("message").classList.contains("info")) message("");
@@ -205,6 +207,23 @@ function refresh(extraInfo) {
   })();
   st.pending.catch(() => {});
   return st.pending;
+}
+
+// Lesions sent without in_skin (added or moved) or without a region take the ones the server
+// derived from the face geometry, unless they changed since (the next refresh tells then).
+function adoptFlags(sent, anns) {
+  if (!Array.isArray(anns)) return;
+  const live = new Set(st.lesions);
+  let changed = false;
+  sent.forEach((l, i) => {
+    const a = anns[i];
+    if (!a || !live.has(l) || (l.in_skin !== undefined && l.region != null)) return;
+    if (a.coordinates[0] !== l.x || a.coordinates[1] !== l.y) return;
+    for (const k of ["in_skin", "region"]) {
+      if (a[k] !== undefined && a[k] !== l[k]) { l[k] = a[k]; changed = true; }
+    }
+  });
+  if (changed) { editor.draw(); updateButtons(); }
 }
 
 // ------------------------------------------------------------------ autosave

@@ -146,6 +146,13 @@ export function createEditor(st, hooks) {
     hooks.changed();
   }
 
+  // A moved lesion's in_skin and region are re-derived by the server from the face geometry
+  // the assessment carries (summary.face.geometry); without one they are kept.
+  function relocated(l) {
+    const face = st.assessment && st.assessment.summary && st.assessment.summary.face;
+    if (face && face.geometry) { delete l.in_skin; delete l.region; }
+  }
+
   function moveBy(dx, dy) {
     const l = st.lesions[st.selected];
     if (!l) return;
@@ -153,6 +160,7 @@ export function createEditor(st, hooks) {
     hooks.remember("key-move");
     l.x = round2(clamp(l.x + dx, 0, w));
     l.y = round2(clamp(l.y + dy, 0, h));
+    relocated(l);
     hooks.changed();
   }
 
@@ -281,6 +289,7 @@ export function createEditor(st, hooks) {
     drag = null;
     if (!d || ev.type === "pointercancel") return;
     if (d.hit && d.moved) {
+      if (d.hit.part !== "resize" && st.lesions[d.hit.i]) relocated(st.lesions[d.hit.i]);
       hooks.remember(null, d.before);
       hooks.changed();
     } else if (!d.hit && !d.moved) {
