@@ -303,6 +303,11 @@ def _edited(client, fn):
     (lambda a: a.update(annotations=a["annotations"] * 7000), "bad_assessment", "more than"),  # too many
     (lambda a: a["summary"].update(warnings="grey"), "bad_assessment", "summary.warnings"),  # not a list
     (lambda a: a["summary"].update(warnings=["x" * 301]), "bad_assessment", "summary.warnings"),  # too long
+    (lambda a: a["summary"].update(face={"found": True, "geometry": {
+        "version": 1, "image_size": [320, 240], "skin": ["0,0 320,0 oops"], "region_anchors": {"chin": "1,1"}}}),
+     "bad_assessment", "summary.face.geometry.skin[0]"),  # a face geometry point that is no number
+    (lambda a: a["summary"].update(face={"found": True, "geometry": "x" * 70000}), "bad_assessment",
+     "summary.face"),  # too big
 ])
 def test_summary_refuses_bad_assessments(client, edit, code, fragment):
     check_error(_edited(client, edit), 422, code, fragment)

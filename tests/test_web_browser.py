@@ -436,6 +436,8 @@ def test_grade_face_scale_shown_and_updated(browser, face_server, synthetic, tmp
         pg.keyboard.press("a")
         pg.mouse.click(*to_screen(pg, *EMPTY))
         wait_count(pg, 4)
+        # its region comes from the face geometry the assessment carries (summary.face.geometry)
+        expect(pg.locator("#selected")).to_contain_text("region forehead", timeout=20000)
         expect(pg.locator("#graded-count")).to_have_attribute("data-count", "3")
         assert pg.locator("circle.lesion.added.ungraded").count() == 1
         pg.locator("#toggle-graded").click()
@@ -463,6 +465,17 @@ def test_grade_face_scale_shown_and_updated(browser, face_server, synthetic, tmp
         page_html = Path(dl.value.path()).read_text()
         for text in ("Face regions", "right cheek", "graded lesions", "iris", "added by the reviewer"):
             assert text in page_html, text
+        # a lesion added on the hair is flagged outside the skin and not counted, like a detected one;
+        # moved onto the skin it counts, in the region it now lies in
+        pg.keyboard.press("a")
+        pg.mouse.click(*to_screen(pg, 30, 30))
+        expect(pg.locator("#selected")).to_contain_text("outside the skin", timeout=20000)
+        wait_count(pg, 4)
+        assert pg.locator("circle.lesion.added.outside").count() == 1
+        for _ in range(13):  # the new lesion is selected: down by at least 65 px, below the hair corner
+            pg.keyboard.press("Shift+ArrowDown")
+        wait_count(pg, 5)
+        expect(pg.locator("#selected")).to_contain_text("region chin", timeout=20000)
 
         # a photo without colour: its warning is shown, and kept through an edit
         gray = tmp_path / "gray.png"
