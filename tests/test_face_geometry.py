@@ -60,6 +60,7 @@ def test_hand_built_geometry_flags():
 
 @pytest.mark.parametrize("edit, where, value", [
     (lambda g: g.update(version=2), "summary.face.geometry.version", "2"),  # unknown version
+    (lambda g: g.update(version=True), "summary.face.geometry.version", "true"),  # not 1
     (lambda g: g.update(image_size=[320]), "summary.face.geometry.image_size", "[320]"),
     (lambda g: g.update(image_size=[640, 480]), "summary.face.geometry.image_size", "640x480"),  # another photo
     (lambda g: g.update(grid_side=True), "summary.face.geometry.grid_side", "true"),

@@ -115,19 +115,20 @@ class FaceGeometry:
         ``image_size``, the geometry must be that photo's."""
         if not isinstance(obj, dict):
             raise DatasetError(f"must be an object, got {short_repr(obj)}", where=where)
-        if obj.get("version") != VERSION:
+        if obj.get("version") != VERSION or isinstance(obj.get("version"), bool):
             raise DatasetError(f"must be {VERSION}, got {short_repr(obj.get('version'))}", where=f"{where}.version")
         size = obj.get("image_size")
         if not (isinstance(size, list) and len(size) == 2
                 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
-            raise DatasetError(f"must be [width, height] in pixels, got {short_repr(size)}", where=f"{where}.image_size")
+            raise DatasetError(f"must be [width, height] in pixels, got {short_repr(size)}",
+                               where=f"{where}.image_size")
         if image_size is not None and tuple(size) != tuple(image_size):
             raise DatasetError(f"is for a {size[0]}x{size[1]} photo, but the image is {image_size[0]}x{image_size[1]}",
                                where=f"{where}.image_size")
         side = obj.get("grid_side", maskmod.GRID_SIDE)
         if not (isinstance(side, int) and not isinstance(side, bool) and GRID_SIDES[0] <= side <= GRID_SIDES[1]):
-            raise DatasetError(f"must be a whole number from {GRID_SIDES[0]} to {GRID_SIDES[1]}, got {short_repr(side)}",
-                               where=f"{where}.grid_side")
+            raise DatasetError(f"must be a whole number from {GRID_SIDES[0]} to {GRID_SIDES[1]}, got "
+                               f"{short_repr(side)}", where=f"{where}.grid_side")
         texts = [t for k in ("skin", "holes") if isinstance(obj.get(k), list) for t in obj[k]]
         texts += list(obj["region_anchors"].values()) if isinstance(obj.get("region_anchors"), dict) else []
         total = sum(len(t.split()) for t in texts if isinstance(t, str))  # counted before any is parsed
