@@ -13,7 +13,7 @@ import torch
 from acnekit.circles import Circles
 from acnekit.detector.graded import GradedHead
 from acnekit.detector.graded_select import FEATURE_NAMES, Selector, colour_features, features, fit_selector
-from acnekit.detector.graded_select_train import figures, graded_counts, match_boxes
+from acnekit.detector.graded_select_train import countable_labels, figures, graded_counts, match_boxes
 from acnekit.detector.infer import Detector
 from acnekit.detector.network import CircleNet
 from acnekit.errors import ModelError
@@ -122,6 +122,17 @@ def test_match_boxes_is_one_to_one_within_the_gate():
     got = match_boxes(xy, r, boxes, np.array([3.0, 3.0, 3.0]))
     assert got.tolist() == [True, False, True, False]  # one circle per box; 10 px is beyond 4 + 1
     assert match_boxes(np.zeros((0, 2)), np.zeros(0), boxes, np.ones(3)).shape == (0,)
+
+
+def test_countable_labels_match_only_circles_a_count_can_include():
+    # box at (10, 10): a low-score circle sits on it, the countable one 3 px away; a box at
+    # (50, 50) has only an off-skin circle
+    c = Circles(np.array([[10.0, 10.0], [13.0, 10.0], [50.0, 50.0]]), np.array([4.0, 4.0, 4.0]))
+    boxes = Circles(np.array([[10.0, 10.0], [50.0, 50.0]]), np.array([3.0, 3.0]))
+    at_op = np.array([False, True, True])
+    in_skin = np.array([True, True, False])
+    assert match_boxes(c.xy, c.radius, boxes.xy, boxes.radius).tolist() == [True, False, True]
+    assert countable_labels(c, at_op, in_skin, boxes).tolist() == [False, True, False]
 
 
 def test_graded_counts_and_figures_by_hand():

@@ -24,7 +24,7 @@ from acnekit.grading import HAYASHI_UPPER, band_labels, check_bands, grade_name,
 
 # Fitted on acne04-640/val.txt with the shipped graded head (recorded in its card,
 # weights/acnekit-graded.json, under "probabilities").
-SIGMA = 0.61
+SIGMA = 0.6
 METHOD = "reference-graded-count"
 REFERENCE_CAVEAT = (
     "Reproduces ACNE04's dermatologists' Hayashi grading, which counts the conspicuous lesions they "

@@ -9,7 +9,8 @@ Every photo is run through the shipped detector and graded head (selector off) a
 working scale (`acnekit.face`; the same image when no face is found). A candidate (score at
 the circle model's operating point or more; on the facial skin under the face rule) is a
 positive when it is matched one to one (Hungarian assignment on centre distance) to a VOC box
-whose centre lies within max(box half-side, 4 px) + half the circle's radius. The selector is
+whose centre lies within max(box half-side, 4 px) + half the circle's radius, matching only
+among the countable candidates (`countable_labels`). The selector is
 fitted on the training photos' candidates of both rules; on val, the threshold (0.025 grid)
 with the smallest MAE between graded count and box count under the face rule is selected,
 and the grade probabilities' sigma is refitted on val. Features of every photo are cached
@@ -54,6 +55,16 @@ def match_boxes(xy: np.ndarray, radius: np.ndarray, box_xy: np.ndarray, box_r: n
     return out
 
 
+def countable_labels(circles, at_op: np.ndarray, in_skin: np.ndarray, boxes) -> np.ndarray:
+    """(n,) bool: the circles matched to a box, matching only among the circles a graded count
+    can include (at the operating point or more, on the skin). Matching all candidates would let
+    a low-score circle near a box take its match from the countable circle beside it."""
+    ok = np.flatnonzero(at_op & in_skin)
+    out = np.zeros(len(circles), dtype=bool)
+    out[ok] = match_boxes(circles.xy[ok], circles.radius[ok], boxes.xy, boxes.radius)
+    return out
+
+
 def photo_rows(det, name: str, rgb: np.ndarray, boxes, face_on: bool = True,
                source_quality: float | None = None) -> list[dict[str, Any]]:
     """One record per working-scale rule (area, face) of one photo: features, labels, flags.
@@ -74,10 +85,13 @@ def photo_rows(det, name: str, rgb: np.ndarray, boxes, face_on: bool = True,
         sx, sy = w / work.shape[1], h / work.shape[0]
         photo_c = c.scaled(sx, sy)
         ins = fa.lesion_flags(photo_c.xy)[0] if (rule == "face" and fa is not None) else np.ones(len(c), bool)
+        score = np.asarray(c.score, float)
         rows.append({
             "name": name, "rule": rule, "grade": filename_grade(name), "nbox": len(boxes),
-            "x": features(work, c, c.graded_score, op), "score": np.asarray(c.score, float),
-            "label": match_boxes(photo_c.xy, photo_c.radius, boxes.xy, boxes.radius), "in_skin": ins,
+            "x": features(work, c, c.graded_score, op), "score": score,
+            "label": countable_labels(photo_c, score >= op, ins, boxes), "in_skin": ins,
+            "xy": photo_c.xy.astype(np.float32), "radius": photo_c.radius.astype(np.float32),
+            "box_xy": boxes.xy.astype(np.float32), "box_r": boxes.radius.astype(np.float32),
         })
     return rows
 
@@ -111,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--members", type=int, default=5)
     ap.add_argument("--l2", type=float, default=1e-3)
     ap.add_argument("--limit", type=int, default=0, help="first N photos of each list (0: all; for smoke runs)")
-    ap.add_argument("--name", default="acnekit-graded-v2", help="name of the new card (head + selector)")
+    ap.add_argument("--name", default="acnekit-graded-v3", help="name of the new card (head + selector)")
     ap.add_argument("--oof", action="append", default=[], metavar="HEAD=LIST",
                     help="out-of-fold head scores: for the training photos named in LIST, use the graded "
                          "head HEAD (.safetensors, trained without them) instead of the shipped one; repeat "
