@@ -43,3 +43,18 @@ def acne640() -> Path:
 def fullres() -> Path:
     """Four full-resolution ACNE04 photos."""
     return _need(FULLRES)
+
+
+@pytest.fixture(scope="session")
+def fullres_face():
+    """(rgb, `analyse_face` result) of the full-resolution photo levle2_82, analysed once."""
+    from acnekit.face import landmarks
+
+    path = _need(FULLRES / "levle2_82.jpg")
+    if not landmarks.available():
+        pytest.skip("onnxruntime is not installed: the face models cannot run")
+    from acnekit.face.pipeline import analyse_face
+    from acnekit.imageio import read_image
+
+    rgb = read_image(path)
+    return rgb, analyse_face(rgb)

@@ -133,13 +133,14 @@ def test_circle_nms_drops_near_duplicates_only():
     assert len(kept) == 2 and set(kept.score) == {0.9, 0.7}
 
 
-@pytest.mark.parametrize("transpose_p", [0.0, 1.0])
-def test_augmented_circles_stay_on_their_discs(transpose_p):
+@pytest.mark.parametrize("extra", [{}, {"transpose_p": 1.0}, {"jpeg_p": 1.0, "jpeg_quality": (60, 70)},
+                                   {"lowres_p": 1.0, "lowres_scale": (0.6, 0.7), "jpeg_p": 1.0}])
+def test_augmented_circles_stay_on_their_discs(extra):
     from acnekit.detector.data import AugmentConfig, Sample, augment
 
     c = random_circles(160, 200, 6, seed=4, rmin=5, rmax=8)
     sample = Sample("s", disc_photo(160, 200, c), c)
-    cfg = AugmentConfig(crop=96, transpose_p=transpose_p, brightness=0, contrast=0, saturation=0)
+    cfg = AugmentConfig(crop=96, brightness=0, contrast=0, saturation=0, **extra)
     rng = np.random.default_rng(0)
     seen = 0
     for _ in range(40):
@@ -153,3 +154,29 @@ def test_augmented_circles_stay_on_their_discs(transpose_p):
             assert red > 150 and green < 100, (x, y)  # the disc's colour, not skin
             seen += 1
     assert seen > 20
+
+
+def test_jpeg_at_offset_moves_the_block_grid():
+    from acnekit.detector.data import jpeg_at_offset
+    from acnekit.detector.infer import jpeg_round_trip
+
+    yy, xx = np.mgrid[:64, :72]
+    rgb = np.stack([120 + 60 * np.sin(xx / 5.0), 100 + 50 * np.cos(yy / 7.0), 90 + xx + 0 * yy], -1).astype(np.uint8)
+    same = jpeg_at_offset(rgb, 75, 0, 0)
+    assert np.array_equal(same, jpeg_round_trip(rgb, 75))
+    moved = jpeg_at_offset(rgb, 75, 3, 5)
+    assert moved.shape == rgb.shape
+    assert not np.array_equal(moved, same)
+    # still the same picture: both within a few grey levels of the original
+    err = lambda a: np.abs(a.astype(float) - rgb).mean()
+    assert err(moved) < 4 and err(same) < 4
+
+
+def test_degradations_are_off_by_default():
+    from acnekit.detector.data import AugmentConfig, _degrade
+
+    crop = np.full((32, 32, 3), 90, np.uint8)
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    assert _degrade(crop, rng, AugmentConfig()) is crop
+    assert rng.bit_generator.state == state  # no draws: older configs keep their batches

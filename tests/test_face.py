@@ -132,22 +132,6 @@ def test_region_summary_scaled_and_unscaled():
 
 
 # ---------------------------------------------------------------------------- real photos
-@pytest.fixture(scope="module")
-def fullres_face():
-    from conftest import FULLRES
-
-    path = FULLRES / "levle2_82.jpg"
-    if not path.exists():
-        pytest.skip(f"real data not available: {path} is absent (see ../shared/data/README.md)")
-    if not landmarks.available():
-        pytest.skip("onnxruntime is not installed: the face models cannot run")
-    from acnekit.face.pipeline import analyse_face
-    from acnekit.imageio import read_image
-
-    rgb = read_image(path)
-    return rgb, analyse_face(rgb)
-
-
 def test_face_and_two_irises_on_a_full_resolution_photo(fullres_face):
     rgb, fa = fullres_face
     assert fa.found and fa.face.presence > 0.9

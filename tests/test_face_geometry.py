@@ -85,22 +85,11 @@ def test_malformed_geometry_is_one_clear_error(edit, where, value):
 
 
 # ---------------------------------------------------------------------------- a real photo
-def test_geometry_round_trip_on_a_full_resolution_photo():
+def test_geometry_round_trip_on_a_full_resolution_photo(fullres_face):
     """The JSON geometry of a real face gives assess's own flags (assess builds its mask and
     regions from this same rounded geometry), and it stays a few KB."""
-    from conftest import FULLRES
-
-    path = FULLRES / "levle2_82.jpg"
-    if not path.exists():
-        pytest.skip(f"real data not available: {path} is absent (see ../shared/data/README.md)")
-    if not landmarks.available():
-        pytest.skip("onnxruntime is not installed: the face models cannot run")
-    from acnekit.face.pipeline import analyse_face
-    from acnekit.imageio import read_image
-
-    rgb = read_image(path)
+    rgb, fa = fullres_face
     h, w = rgb.shape[:2]
-    fa = analyse_face(rgb)
     text = json.dumps(fa.summary["geometry"])
     assert 1000 < len(text) < 6000
     back = geometry.FaceGeometry.from_json(json.loads(text), image_size=(w, h))

@@ -1,5 +1,12 @@
 """Training data: real ACNE04 photos at 640x640 with Acne04-v2 circles rescaled onto them,
-held in memory, and seeded augmentation (lesion-biased crops, scale jitter, flips, colour).
+held in memory, and seeded augmentation (lesion-biased crops, scale jitter, flips, colour;
+optionally a JPEG re-encoding with its 8x8 block grid at a random offset, and a low-resolution
+round trip).
+
+The two optional ones target what `acnekit assess` meets and the training copies do not: a
+camera photo is resized to the face working scale and JPEG round-tripped (quality 75) with the
+block grid wherever the framing puts it, and a small photo is enlarged. Both are off (p = 0,
+no random draws) unless a config sets them, so older configs give the same batches.
 """
 
 from __future__ import annotations
@@ -71,6 +78,10 @@ class AugmentConfig:
     brightness: float = 0.25
     contrast: float = 0.25
     saturation: float = 0.2
+    jpeg_p: float = 0.0  # re-encode the crop as JPEG (4:2:0) at a random quality and grid offset
+    jpeg_quality: tuple[int, int] = (60, 92)  # quality drawn uniformly in [min, max]
+    lowres_p: float = 0.0  # shrink the crop by a random factor and enlarge it back (bilinear)
+    lowres_scale: tuple[float, float] = (0.45, 0.85)  # shrink factor drawn uniformly in [min, max]
 
 
 def augment(sample: Sample, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, Circles]:
@@ -100,7 +111,40 @@ def augment(sample: Sample, rng: np.random.Generator, cfg: AugmentConfig) -> tup
         crop = crop.transpose(1, 0, 2)
         xy = xy[:, ::-1]
     keep = (xy[:, 0] >= 0) & (xy[:, 0] < cfg.crop) & (xy[:, 1] >= 0) & (xy[:, 1] < cfg.crop)
-    return _colour(crop, rng, cfg), Circles(xy[keep], r[keep])
+    return _degrade(_colour(crop, rng, cfg), rng, cfg), Circles(xy[keep], r[keep])
+
+
+def _degrade(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """The low-resolution round trip and the JPEG re-encoding (in that order when both: a
+    small photo is compressed at its own size, then enlarged). Same size out."""
+    low = cfg.lowres_p > 0 and rng.random() < cfg.lowres_p
+    jpeg = cfg.jpeg_p > 0 and rng.random() < cfg.jpeg_p
+    if not (low or jpeg):
+        return crop
+    h, w = crop.shape[:2]
+    img = crop
+    if low:
+        f = rng.uniform(*cfg.lowres_scale)
+        img = np.asarray(Image.fromarray(img).resize((max(8, round(w * f)), max(8, round(h * f))),
+                                                     Image.Resampling.BILINEAR))
+    if jpeg:
+        img = jpeg_at_offset(img, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)),
+                             int(rng.integers(8)), int(rng.integers(8)))
+    if low:
+        img = np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
+    return img
+
+
+def jpeg_at_offset(rgb: np.ndarray, quality: int, dx: int, dy: int) -> np.ndarray:
+    """JPEG round trip (4:2:0) with the 8x8 block grid shifted by (dx, dy) pixels: the image
+    is padded by edge pixels on the left and top, encoded, decoded and cropped back."""
+    import io
+
+    padded = np.pad(rgb, ((dy, 0), (dx, 0), (0, 0)), mode="edge") if dx or dy else rgb
+    buf = io.BytesIO()
+    Image.fromarray(padded).save(buf, format="JPEG", quality=quality, subsampling=2)
+    out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return np.ascontiguousarray(out[dy:, dx:])
 
 
 def _colour(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:

@@ -6,8 +6,10 @@ network's stride-2 head features of every photo are computed once (no gradients)
 a float16 file in the run folder (``features-train.f16``, ``features-val.f16``: 6.5 MB per
 640x640 photo; an interrupted run resumes them; deleted at the end unless ``keep_cache``), so
 each epoch only runs the head, on random ``crop`` x ``crop``-cell windows of the cached
-features: focal loss on Gaussian peaks at the box centres. No other augmentation (flipped
-features are not the features of a flipped photo).
+features: focal loss on Gaussian peaks at the box centres. With ``hflip``, the features of
+every training photo's mirror image are cached too (``features-train-flip.f16``; flipped
+features are not the features of a flipped photo, so the mirror is run through the network)
+and each training window comes from the photo or its mirror at random.
 
 After each epoch the head is scored on the val photos: the circle detections (the
 detector's operating point) get graded scores, and the graded threshold is the one (on a
@@ -61,6 +63,7 @@ class GradedConfig:
     max_minutes: float = 30.0  # of head training, after the features are cached
     threads: int = 0
     keep_cache: bool = False
+    hflip: bool = False  # also train on the mirrored training photos (their own cached features)
 
 
 def read_boxes(xml_path: Path) -> Circles:
@@ -69,6 +72,15 @@ def read_boxes(xml_path: Path) -> Circles:
 
     rec = voc_xml_to_record(xml_path.read_bytes(), xml_path, 0, keep_outside=True)
     return Circles(rec.circles.xy, rec.circles.radius)
+
+
+def mirrored(samples: list[tuple[str, np.ndarray, Circles]]) -> list[tuple[str, np.ndarray, Circles]]:
+    """The samples' mirror images (left-right) with their boxes mirrored."""
+    out = []
+    for name, rgb, b in samples:
+        w = rgb.shape[1]
+        out.append((name, np.ascontiguousarray(rgb[:, ::-1]), Circles(np.c_[w - b.xy[:, 0], b.xy[:, 1]], b.radius)))
+    return out
 
 
 def load_split(cfg: GradedConfig, list_path: str) -> list[tuple[str, np.ndarray, Circles]]:
@@ -189,10 +201,14 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
     t0 = time.time()
     ftrain = cache_features(detector, train, out / "features-train.f16")
     fval = cache_features(detector, val, out / "features-val.f16")
+    sources = [(ftrain, train)]
+    if cfg.hflip:
+        flipped = mirrored(train)
+        sources.append((cache_features(detector, flipped, out / "features-train-flip.f16"), flipped))
     log.info("features cached in %.1f min", (time.time() - t0) / 60)
     t0 = time.time()
     fh, fw = ftrain.shape[-2:]
-    targets = np.stack([boxes_to_targets(b, (fh, fw), detector.stride) for _, _, b in train])
+    targets = [np.stack([boxes_to_targets(b, (fh, fw), detector.stride) for _, _, b in samples]) for _, samples in sources]
     cin = int(detector.card["arch"]["head_width"])
     head = GradedHead(cin=cin, width=cfg.width, depth=cfg.depth)
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -207,9 +223,10 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
             idx = np.sort(order[s * cfg.batch:(s + 1) * cfg.batch])
             ch, cw = (min(cfg.crop, fh), min(cfg.crop, fw)) if cfg.crop else (fh, fw)
             ys, xs = rng.integers(0, fh - ch + 1, len(idx)), rng.integers(0, fw - cw + 1, len(idx))
-            y = torch.from_numpy(np.stack([np.asarray(ftrain[i, :, y0:y0 + ch, x0:x0 + cw], dtype=np.float32)
-                                           for i, y0, x0 in zip(idx, ys, xs)]))
-            t = np.stack([targets[i, :, y0:y0 + ch, x0:x0 + cw] for i, y0, x0 in zip(idx, ys, xs)])
+            src = rng.integers(0, len(sources), len(idx))  # the photo or (hflip) its mirror
+            y = torch.from_numpy(np.stack([np.asarray(sources[k][0][i, :, y0:y0 + ch, x0:x0 + cw], dtype=np.float32)
+                                           for k, i, y0, x0 in zip(src, idx, ys, xs)]))
+            t = np.stack([targets[k][i, :, y0:y0 + ch, x0:x0 + cw] for k, i, y0, x0 in zip(src, idx, ys, xs)])
             opt.zero_grad()
             loss = focal_loss(head(y), torch.from_numpy(t))
             loss.backward()
@@ -249,8 +266,8 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
         "probabilities": {"family": "log-normal on log(count + 1)", "sigma": sigma, "val_mean_log_likelihood": ll},
         "training": {"config": asdict(cfg), "history": history, "train_photos": len(train)},
     }
-    del ftrain, fval
-    for split in ("train", "val"):
+    del ftrain, fval, sources
+    for split in ("train", "val", "train-flip"):
         if not cfg.keep_cache:
             (out / f"features-{split}.f16").unlink(missing_ok=True)
     save_file(best_state, str(out / "graded.safetensors"))
@@ -267,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--depth", type=int, default=2)
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hflip", action="store_true", help="also train on the mirrored training photos")
     p.add_argument("--max-minutes", type=float, default=30.0, dest="max_minutes")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--crop", type=int, default=128)
