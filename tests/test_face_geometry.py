@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from acnekit.errors import DatasetError
-from acnekit.face import geometry, landmarks, regions
+from acnekit.face import geometry, regions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _web_server import fake_geometry  # noqa: E402
