@@ -54,7 +54,8 @@ def _base_network(photos: list[np.ndarray]) -> CircleNet:
     return net.eval()
 
 
-def test_graded_head_learns_to_count_conspicuous_discs(tmp_path):
+@pytest.mark.parametrize("hflip", [False, True])
+def test_graded_head_learns_to_count_conspicuous_discs(tmp_path, hflip):
     torch.manual_seed(0)
     data = write_graded_dataset(tmp_path / "data", n_images=6, size=96)
     names = sorted(data["truth"])
@@ -63,8 +64,9 @@ def test_graded_head_learns_to_count_conspicuous_discs(tmp_path):
         "rule": "area", "area": 96 * 96, "max_side": 1024, "tile": 640, "overlap": 96}})
     cfg = GradedConfig(images=str(data["images"]), voc=str(data["voc"]), train_list=str(data["train_list"]),
                        val_list=str(data["val_list"]), out=str(tmp_path / "run"), epochs=30, batch=2, lr=1e-2,
-                       width=16, depth=1)
+                       width=16, depth=1, hflip=hflip, name="test-head")
     card = train_graded(cfg, detector=detector)
+    assert card["name"] == "test-head" and card["training"]["config"]["hflip"] is hflip
     assert card["base_model"] == "synthetic-base" and 0 < card["graded_threshold"] < 1
     assert not list((tmp_path / "run").glob("features-*"))  # the feature cache is removed
     head, gcard = load_graded(tmp_path / "run" / "graded.safetensors")
@@ -94,3 +96,13 @@ def test_load_graded_refuses_another_models_head(tmp_path):
     with pytest.raises(ModelError, match="trained on the features of 'other'"):
         Detector.load(tmp_path / "m.safetensors", graded=tmp_path / "g.safetensors")
     assert Detector.load(tmp_path / "m.safetensors").graded is None  # auto: the shipped head is not for 'mine'
+
+
+def test_mirrored_samples_carry_mirrored_boxes():
+    from acnekit.detector.graded_train import mirrored
+
+    rgb = np.zeros((4, 10, 3), np.uint8)
+    rgb[:, 1] = 255  # a bright column at x = 1 (pixel centres at x + 0.5)
+    (_, flipped, boxes), = mirrored([("p", rgb, Circles([[1.5, 2.0]], [1.0]))])
+    assert flipped[:, 8].min() == 255 and flipped[:, 1].max() == 0
+    assert boxes.xy.tolist() == [[8.5, 2.0]] and boxes.radius.tolist() == [1.0]

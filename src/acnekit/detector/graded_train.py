@@ -64,6 +64,7 @@ class GradedConfig:
     threads: int = 0
     keep_cache: bool = False
     hflip: bool = False  # also train on the mirrored training photos (their own cached features)
+    name: str = "acnekit-graded"  # the head's name in its card
 
 
 def read_boxes(xml_path: Path) -> Circles:
@@ -251,7 +252,7 @@ def train_graded(cfg: GradedConfig, detector=None) -> dict[str, Any]:
     known = [i for i, g in enumerate(grades) if g is not None]
     sigma, ll = fit_sigma(best["counts"][known], [grades[i] for i in known]) if known else (None, None)
     card = {
-        "name": "acnekit-graded",
+        "name": cfg.name,
         "description": "graded head: which detected lesions the reference (ACNE04) grade counts; a heatmap head "
                        "on the frozen circle detector's stride-2 features (acnekit.detector.graded)",
         "data": {"train": f"{Path(cfg.train_list).name} ({len(train)} photos) with the VOC boxes of {cfg.voc}, "
@@ -287,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hflip", action="store_true", help="also train on the mirrored training photos")
+    p.add_argument("--name", default="acnekit-graded", help="the head's name in its card")
     p.add_argument("--max-minutes", type=float, default=30.0, dest="max_minutes")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--crop", type=int, default=128)
