@@ -83,6 +83,10 @@ class AugmentConfig:
     lowres_p: float = 0.0  # shrink the crop by a random factor and enlarge it back (bilinear)
     lowres_scale: tuple[float, float] = (0.45, 0.85)  # shrink factor drawn uniformly in [min, max]
 
+    def __post_init__(self) -> None:
+        self.jpeg_quality = (int(self.jpeg_quality[0]), int(self.jpeg_quality[1]))  # a config file gives lists
+        self.lowres_scale = (float(self.lowres_scale[0]), float(self.lowres_scale[1]))
+
 
 def augment(sample: Sample, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, Circles]:
     """One (crop, crop, 3) uint8 training crop and its circles."""
