@@ -156,15 +156,14 @@ def test_augmented_circles_stay_on_their_discs(extra):
     assert seen > 20
 
 
-def test_jpeg_at_offset_moves_the_block_grid():
-    from acnekit.detector.data import jpeg_at_offset
+def test_jpeg_round_trip_offset_moves_the_block_grid():
     from acnekit.detector.infer import jpeg_round_trip
 
     yy, xx = np.mgrid[:64, :72]
     rgb = np.stack([120 + 60 * np.sin(xx / 5.0), 100 + 50 * np.cos(yy / 7.0), 90 + xx + 0 * yy], -1).astype(np.uint8)
-    same = jpeg_at_offset(rgb, 75, 0, 0)
+    same = jpeg_round_trip(rgb, 75, (0, 0))
     assert np.array_equal(same, jpeg_round_trip(rgb, 75))
-    moved = jpeg_at_offset(rgb, 75, 3, 5)
+    moved = jpeg_round_trip(rgb, 75, (3, 5))
     assert moved.shape == rgb.shape
     assert not np.array_equal(moved, same)
     # still the same picture: both within a few grey levels of the original

@@ -20,6 +20,7 @@ from PIL import Image
 
 from acnekit.circles import Circles
 from acnekit.dataset import AcneDataset
+from acnekit.detector.infer import jpeg_round_trip
 from acnekit.errors import DatasetError
 from acnekit.imageio import read_image
 
@@ -132,23 +133,11 @@ def _degrade(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> 
         img = np.asarray(Image.fromarray(img).resize((max(8, round(w * f)), max(8, round(h * f))),
                                                      Image.Resampling.BILINEAR))
     if jpeg:
-        img = jpeg_at_offset(img, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)),
-                             int(rng.integers(8)), int(rng.integers(8)))
+        img = jpeg_round_trip(img, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)),
+                              (int(rng.integers(8)), int(rng.integers(8))))
     if low:
         img = np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
     return img
-
-
-def jpeg_at_offset(rgb: np.ndarray, quality: int, dx: int, dy: int) -> np.ndarray:
-    """JPEG round trip (4:2:0) with the 8x8 block grid shifted by (dx, dy) pixels: the image
-    is padded by edge pixels on the left and top, encoded, decoded and cropped back."""
-    import io
-
-    padded = np.pad(rgb, ((dy, 0), (dx, 0), (0, 0)), mode="edge") if dx or dy else rgb
-    buf = io.BytesIO()
-    Image.fromarray(padded).save(buf, format="JPEG", quality=quality, subsampling=2)
-    out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-    return np.ascontiguousarray(out[dy:, dx:])
 
 
 def _colour(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:

@@ -291,16 +291,20 @@ class Detector:
             self.card["tta_flip"] = choice == "on"
 
 
-def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
-    """Encode as JPEG (4:2:0 chroma subsampling) at ``quality`` and decode again."""
+def jpeg_round_trip(rgb: np.ndarray, quality: int, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Encode as JPEG (4:2:0 chroma subsampling) at ``quality`` and decode again. ``offset``
+    (dx, dy) shifts the 8x8 block grid: the image is padded by that many edge pixels on the
+    left and top before encoding and cropped back after decoding (same size out)."""
     import io
 
     from PIL import Image
 
+    dx, dy = offset
+    padded = np.pad(rgb, ((dy, 0), (dx, 0), (0, 0)), mode="edge") if dx or dy else rgb
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, subsampling="4:2:0")
+    Image.fromarray(padded).save(buf, "JPEG", quality=quality, subsampling="4:2:0")
     buf.seek(0)
-    return np.asarray(Image.open(buf).convert("RGB"))
+    return np.ascontiguousarray(np.asarray(Image.open(buf).convert("RGB"))[dy:, dx:])
 
 
 def merge_flip(out: dict[str, torch.Tensor], flipped: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
