@@ -5,8 +5,10 @@ eyes (their contour widened by `EYE_MARGIN` to take in the lid margins), the eye
 lips and the nostrils. Hair and background lie outside.
 
 Polygons are lists of MediaPipe mesh indices (from MediaPipe's ``face_mesh_connections``,
-Apache-2.0). `skin_mask` rasterises the mask on a grid of at most `GRID_SIDE` pixels on the
-long side; `inside(mask, xy)` tells whether photo points fall on skin.
+Apache-2.0). `face_polygon` and `holes` give the outline and the parts that are not skin;
+`rasterise` fills them on a grid of at most `GRID_SIDE` pixels on the long side, and
+`SkinMask.inside` tells whether photo points fall on skin. Assessment builds its mask through
+`acnekit.face.geometry` (the same polygons rounded as the assessment JSON carries them).
 """
 
 from __future__ import annotations
@@ -132,13 +134,6 @@ def face_polygon(mesh_xy: np.ndarray) -> np.ndarray:
     t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     ring = np.stack([np.cos(t), np.sin(t)], axis=1) * MARGIN * face_h
     return convex_hull((face[:, None, :] + ring[None]).reshape(-1, 2))
-
-
-def skin_mask(mesh_xy: np.ndarray, width: int, height: int, grid_side: int = GRID_SIDE) -> SkinMask:
-    """The facial-skin mask of a face whose mesh points are ``mesh_xy`` (468, 2), photo pixels
-    (assessment builds it from the rounded `acnekit.face.geometry` instead)."""
-    xy = np.asarray(mesh_xy, dtype=np.float64)
-    return rasterise([face_polygon(xy)], holes(xy), width, height, grid_side)
 
 
 def dim_outside(rgb: np.ndarray, mask: SkinMask, k: float, keep: float = 0.4) -> np.ndarray:
